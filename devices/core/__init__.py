@@ -29,8 +29,20 @@ from ._keys import RsaWallet as RsaWallet
 from ._keys import address_of as address_of
 from ._keys import ed25519_verify as ed25519_verify
 from ._keys import rsa_pss_verify as rsa_pss_verify
+from ._message import Atom as Atom
+from ._message import Link as Link
+from ._message import Message as Message
+from ._message import Value as Value
+from ._message import freeze as freeze
+from ._message import is_private as is_private
 
 __all__ = [
+    "Atom",
+    "Link",
+    "Message",
+    "Value",
+    "freeze",
+    "is_private",
     "CoreError",
     "DecodeError",
     "Ed25519Key",
