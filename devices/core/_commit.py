@@ -64,8 +64,11 @@ def keys_to_commit(tabm: Mapping[str, Any], commitments: Mapping[str, Message]) 
     existing = _selected_keys(commitments)
     if existing:
         return existing
-    return [k[:-5] if k.endswith("+link") else k
-            for k in sorted(tabm, key=sort_key) if k not in ("commitments", "priv")]
+    return [
+        k[:-5] if k.endswith("+link") else k
+        for k in sorted(tabm, key=sort_key)
+        if k not in ("commitments", "priv")
+    ]
 
 
 def _selected_keys(commitments: Mapping[str, Message]) -> list[str]:
@@ -100,13 +103,15 @@ def hmac_commitment(msg: Message) -> tuple[str, Message]:
     others = {k: v for k, v in _commitments(msg).items() if not is_hmac(v)}
     tabm = to_tabm(msg, bundle=False)
     hid, covered = hmac_over(msg, keys_to_commit(tabm, others))
-    commitment = Message({
-        "commitment-device": HTTPSIG,
-        "committed": numbered(covered),
-        "keyid": HMAC_KEYID,
-        "signature": hid.encode("ascii"),
-        "type": b"hmac-sha256",
-    })
+    commitment = Message(
+        {
+            "commitment-device": HTTPSIG,
+            "committed": numbered(covered),
+            "keyid": HMAC_KEYID,
+            "signature": hid.encode("ascii"),
+            "type": b"hmac-sha256",
+        }
+    )
     return hid, msg.set("commitments", Message({**others, hid: commitment}))
 
 
@@ -142,6 +147,7 @@ def commit(msg: Message, wallet: RsaWallet, *, tag: str | None = None) -> Messag
 
 
 # -- verification ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class CommitmentCheck:
@@ -235,14 +241,16 @@ def verify(msg: Message) -> VerifyReport:
                 ok, reason = False, "unsupported commitment device"
         except (CoreError, ValueError) as exc:
             ok, reason = False, f"{type(exc).__name__}: {exc}"
-        checks.append(CommitmentCheck(
-            id=cid,
-            device=device.decode("utf-8", "replace") if isinstance(device, bytes) else "?",
-            type=kind.decode("utf-8", "replace") if isinstance(kind, bytes) else "?",
-            committer=committer.decode("ascii", "replace") if isinstance(committer, bytes) else None,
-            valid=ok,
-            reason=reason,
-        ))
+        checks.append(
+            CommitmentCheck(
+                id=cid,
+                device=device.decode("utf-8", "replace") if isinstance(device, bytes) else "?",
+                type=kind.decode("utf-8", "replace") if isinstance(kind, bytes) else "?",
+                committer=committer.decode("ascii", "replace") if isinstance(committer, bytes) else None,
+                valid=ok,
+                reason=reason,
+            )
+        )
     return VerifyReport(tuple(checks))
 
 

@@ -65,9 +65,7 @@ def encode_tabm(tabm: Mapping[str, Any]) -> dict[str, bytes]:
     for k in ids:
         del stripped[k]
     if ids:
-        stripped["ao-ids"] = _sf.ser_dictionary(
-            [(k, _sf.Item(ids[k])) for k in sorted(ids, key=sort_key)]
-        )
+        stripped["ao-ids"] = _sf.ser_dictionary([(k, _sf.Item(ids[k])) for k in sorted(ids, key=sort_key)])
     extra, inline = inline_key(stripped)
     headers: dict[str, bytes] = dict(extra)
     body_map: dict[str, Any] = {}
@@ -142,6 +140,7 @@ def _encode_part(name: str, value: Any, inline: str) -> bytes:
 
 # -- decoding -------------------------------------------------------------------------------------
 
+
 def decode_fields(fields: Mapping[str, bytes]) -> tuple[dict[str, Any], list[str]]:
     """HTTP field map → TABM fields (still holding the transport keys, see ``strip_transport``) and
     the body keys (first path segments of the parts, or the inline key for a plain body).
@@ -181,9 +180,20 @@ def decode_fields(fields: Mapping[str, bytes]) -> tuple[dict[str, Any], list[str
 
 def strip_transport(fields: dict[str, Any]) -> dict[str, Any]:
     """Remove what the transport regenerates: digest, multipart type, body-key markers, signatures."""
-    out = {k: v for k, v in fields.items()
-           if k not in ("content-digest", "ao-body-key", "inline-body-key", "body-keys",
-                        "signature", "signature-input", "commitments")}
+    out = {
+        k: v
+        for k, v in fields.items()
+        if k
+        not in (
+            "content-digest",
+            "ao-body-key",
+            "inline-body-key",
+            "body-keys",
+            "signature",
+            "signature-input",
+            "commitments",
+        )
+    }
     ctype = out.get("content-type")
     if isinstance(ctype, bytes) and ctype.startswith(b"multipart/"):
         del out["content-type"]
@@ -237,8 +247,11 @@ def _decode_part(part: bytes, inline: str) -> tuple[str, Any]:
             raise DecodeError("multipart part without a name")
         first = names[0]
         name = (first if isinstance(first, bytes) else first.value.encode()).decode("utf-8", "replace")
-    rest = {k: v for k, v in headers.items()
-            if k not in ("content-disposition", "content-type", "ao-body-key", "content-digest")}
+    rest = {
+        k: v
+        for k, v in headers.items()
+        if k not in ("content-disposition", "content-type", "ao-body-key", "content-digest")
+    }
     if "content-type" in headers and not headers["content-type"].startswith(b"multipart/"):
         rest["content-type"] = headers["content-type"]
     without_types = {k: v for k, v in rest.items() if k != "ao-types"}
@@ -289,4 +302,3 @@ def _deep_merge(into: dict[str, Any], other: Mapping[str, Any], path: str) -> No
                 raise DecodeError(f"path collision at {path!r}")
         else:
             into[k] = dict(v) if isinstance(v, Mapping) else v
-

@@ -279,6 +279,7 @@ def parse_dictionary(data: bytes) -> list[tuple[str, Member]]:
 
 # -- serialization --------------------------------------------------------------------------------
 
+
 def _escape(value: bytes) -> bytes:
     return value.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
 

@@ -34,8 +34,19 @@ DERIVED = frozenset(
 BASE_PARAMS = ("alg", "bundle", "created", "expires", "keyid", "nonce", "tag")
 _WIRE_PARAMS = ("alg", "keyid", "tag", "created", "expires", "nonce")
 _NOT_PARAMS = frozenset(
-    {"alg", "keyid", "tag", "created", "expires", "nonce", "committed", "signature", "type",
-     "commitment-device", "committer"}
+    {
+        "alg",
+        "keyid",
+        "tag",
+        "created",
+        "expires",
+        "nonce",
+        "committed",
+        "signature",
+        "type",
+        "commitment-device",
+        "committer",
+    }
 )
 
 
@@ -132,6 +143,7 @@ def signature_base(encoded: Mapping[str, bytes], components: list[str], params: 
 
 # -- commitments ↔ wire ---------------------------------------------------------------------------
 
+
 def alg_of(commitment: Mapping[str, Any]) -> bytes:
     device = commitment.get("commitment-device", b"httpsig@1.0")
     kind = commitment.get("type")
@@ -145,7 +157,7 @@ def _param_value(value: Value) -> _sf.Bare | None:
     if isinstance(value, bytes):
         return value
     if isinstance(value, bool):
-        return (b"true" if value else b"false")
+        return b"true" if value else b"false"
     if isinstance(value, int):
         return value
     if isinstance(value, tuple):
@@ -164,8 +176,9 @@ def _param_value(value: Value) -> _sf.Bare | None:
     return None
 
 
-def commitments_to_siginfo(link_tabm: Mapping[str, Any], bundle_tabm: Mapping[str, Any] | None,
-                           commitments: Mapping[str, Any]) -> dict[str, bytes]:
+def commitments_to_siginfo(
+    link_tabm: Mapping[str, Any], bundle_tabm: Mapping[str, Any] | None, commitments: Mapping[str, Any]
+) -> dict[str, bytes]:
     """``signature`` and ``signature-input`` headers for a message's commitments."""
     sigs: dict[str, _sf.Member] = {}
     inputs: dict[str, _sf.Member] = {}
@@ -269,8 +282,9 @@ def siginfo_to_commitments(fields: Mapping[str, Any], body_keys: list[str]) -> d
         if not isinstance(alg, bytes) or not isinstance(params.get("keyid"), bytes):
             raise DecodeError(f"signature {label!r} lacks alg or keyid")
         commitment: dict[str, Value] = {**_device_keys(alg), **params}
-        components = [i.value.decode("utf-8", "replace") for i in sig_input.items
-                      if isinstance(i.value, bytes)]
+        components = [
+            i.value.decode("utf-8", "replace") for i in sig_input.items if isinstance(i.value, bytes)
+        ]
         commitment["committed"] = numbered(from_siginfo_keys(fields, body_keys, components))
         commitment["signature"] = b64u_encode(sig).encode()
         keyid = params["keyid"]

@@ -93,6 +93,7 @@ def decode_ao_types(raw: bytes) -> dict[str, str]:
 
 # -- scalar values --------------------------------------------------------------------------------
 
+
 def _is_token(name: str) -> bool:
     raw = name.encode("utf-8", "replace")
     try:
@@ -217,8 +218,7 @@ def _decode_list(raw: bytes, lenient: bool) -> tuple[Value, ...]:
         if not lenient:
             raise
         return tuple(
-            _decode_typed_item(p, True) if p.startswith(b"(ao-type-") else p
-            for p in _lenient_list_items(raw)
+            _decode_typed_item(p, True) if p.startswith(b"(ao-type-") else p for p in _lenient_list_items(raw)
         )
     out: list[Value] = []
     for member in members:
@@ -233,6 +233,7 @@ def _decode_list(raw: bytes, lenient: bool) -> tuple[Value, ...]:
 
 
 # -- structured → TABM ----------------------------------------------------------------------------
+
 
 def to_tabm(msg: Mapping[str, Any], *, bundle: bool = True) -> Message:
     """Convert a structured message to TABM.
@@ -297,6 +298,7 @@ def list_to_tabm(items: tuple[Value, ...], *, bundle: bool = True, depth: int = 
 
 
 # -- TABM → structured ----------------------------------------------------------------------------
+
 
 def from_tabm(tabm: Mapping[str, Any], *, lenient: bool = False) -> Message:
     """Convert a TABM back to a structured message (a top-level list stays a numbered message).

@@ -24,13 +24,16 @@ def test_hmac_commitment(index: int) -> None:
     expected = result(record["hmac_committed"])
     assert hid == result(record["id_none"]).decode()
     assert committed["commitments"] == expected["commitments"]
-    as_links = Message({
-        k: (Link(message_id(v, "all")) if isinstance(v, Message | tuple) and k != "commitments" else v)
-        for k, v in committed.items()
-    })
+    as_links = Message(
+        {
+            k: (Link(message_id(v, "all")) if isinstance(v, Message | tuple) and k != "commitments" else v)
+            for k, v in committed.items()
+        }
+    )
     assert as_links == expected
     report = verify(committed)
-    assert report.valid and len(report.checks) == 1
+    assert report.valid
+    assert len(report.checks) == 1
     assert message_id(committed, "none") == hid
 
 
