@@ -32,11 +32,17 @@ from ._errors import EncodeError as EncodeError
 from ._errors import KeyMaterialError as KeyMaterialError
 from ._errors import LimitExceeded as LimitExceeded
 from ._errors import SignatureInvalid as SignatureInvalid
+from ._flat import flat_decode as flat_decode
+from ._flat import flat_encode as flat_encode
+from ._hashpath import hashpath as hashpath
+from ._hashpath import hashpath_of as hashpath_of
 from ._httpsig import HttpParts as HttpParts
 from ._httpsig import httpsig_decode as httpsig_decode
 from ._httpsig import httpsig_encode as httpsig_encode
 from ._ids import accumulate as accumulate
 from ._ids import message_id as message_id
+from ._json import json_decode as json_decode
+from ._json import json_encode as json_encode
 from ._keys import Ed25519Key as Ed25519Key
 from ._keys import RsaWallet as RsaWallet
 from ._keys import address_of as address_of
@@ -84,12 +90,18 @@ __all__ = [
     "ed25519_verify",
     "encode_ao_types",
     "encode_value",
+    "flat_decode",
+    "flat_encode",
     "freeze",
     "from_tabm",
+    "hashpath",
+    "hashpath_of",
     "hmac_commitment",
     "httpsig_decode",
     "httpsig_encode",
     "is_private",
+    "json_decode",
+    "json_encode",
     "message_id",
     "require_valid",
     "rsa_pss_verify",
