@@ -51,7 +51,8 @@ def _node(*args: str) -> Any:
 @pytest.fixture(scope="module")
 def our_items() -> dict[str, DataItem]:
     ed = Ed25519Key.generate()
-    unsigned = UnsignedItem(b"signed by hyperpeer", TAGS, bytes([7]) * 32, b"interop-anchor-00000000000000042")
+    anchor = b"interop-anchor-00000000000000042"
+    unsigned = UnsignedItem(b"signed by hyperpeer", TAGS, bytes([7]) * 32, anchor)
     return {
         "type1": sign_item(unsigned, RsaWallet.generate(4096)),
         "type2": sign_item(unsigned, ed),
