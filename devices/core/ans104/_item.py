@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from .._b64 import b64u_encode
 from .._errors import DecodeError, EncodeError, LimitExceeded, SignatureInvalid
 from ._avro import Tag, decode_tags, encode_tags, strict_tag_issues
-from ._deephash import Blob, deep_hash
+from ._deephash import Blob, fold_blobs, list_prefix
 from ._sigtypes import SIGNATURE_TYPES, signature_problem
 
 DEFAULT_MAX_ITEM_SIZE = 64 * 1024 * 1024
@@ -35,9 +35,8 @@ def signature_data(
     signature_type: int, owner: bytes, target: bytes, anchor: bytes, tag_bytes: bytes, data: Blob
 ) -> bytes:
     """The 48-byte deep hash an item's signature covers (spec §1.5)."""
-    return deep_hash(
-        [b"dataitem", b"1", str(signature_type).encode("ascii"), owner, target, anchor, tag_bytes, data]
-    )
+    head = list_prefix(8, b"dataitem", b"1", str(signature_type).encode("ascii"))
+    return fold_blobs(head, (owner, target, anchor, tag_bytes, data))
 
 
 @dataclass(frozen=True)
