@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 
 from devices.core import Ed25519Key, RsaWallet  # noqa: E402
-from devices.core.ans104 import DataItem, EthereumKey, UnsignedItem, sign_item  # noqa: E402
+from devices.core.ans104 import DataItem, EthereumKey, Signer, UnsignedItem, sign_item  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -93,7 +93,7 @@ def main() -> None:
     print()
     print(f"{'case':<26}{'items/s':>11}{'vs raw RSA':>12}{'arbundles/s':>13}{'vs arbundles':>14}")
 
-    signers = {1: w, 2: Ed25519Key.generate(), 3: EthereumKey.generate()}
+    signers: dict[int, Signer] = {1: w, 2: Ed25519Key.generate(), 3: EthereumKey.generate()}
     for size_name, size in (("1 KiB", 1024), ("1 MiB", 1024 * 1024)):
         data = os.urandom(size)
         for code, signer in signers.items():
@@ -104,8 +104,11 @@ def main() -> None:
                 if not DataItem.parse(raw).verify():
                     raise SystemExit("benchmark item does not verify")
 
+            def sign(unsigned: UnsignedItem = unsigned, signer: Signer = signer) -> None:
+                sign_item(unsigned, signer)
+
             ours_verify = rate(verify, secs)
-            ours_sign = rate(lambda unsigned=unsigned, signer=signer: sign_item(unsigned, signer), secs)
+            ours_sign = rate(sign, secs)
             js = node_rates(raw, 20 if size > 4096 else 200) if code == 1 else None
             for what, ours, ref, js_rate in (
                 ("verify", ours_verify, ref_verify, js["verify_per_s"] if js else None),
