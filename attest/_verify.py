@@ -180,6 +180,10 @@ def verify_snp(
     report = report if isinstance(report, SnpReport) else SnpReport.from_bytes(report)
     pool = certs or CertPool()
     _parse_checks(report, policy)
+    if expected_report_data is not None and report.report_data != expected_report_data:
+        # A plain comparison, done first: a report bound to another node or nonce is refused
+        # before any certificate is looked up.
+        raise PolicyRejected("report_data", "REPORT_DATA does not equal the expected nonce binding")
     guess = report.product_hint() or policy.product or Product.MILAN
     leaf = (vcek.vcek_for(report, guess) if vcek is not None else None) or pool.vcek_for(report, guess)
     if leaf is None:
@@ -201,8 +205,6 @@ def verify_snp(
     if simulated and policy.require_hardware:
         raise PolicyRejected("hardware", "simulated evidence where hardware is required")
     _policy_checks(report, policy, chain.product)
-    if expected_report_data is not None and report.report_data != expected_report_data:
-        raise PolicyRejected("report_data", "REPORT_DATA does not equal the expected nonce binding")
     if policy.trusted_measurements is not None and report.measurement not in policy.trusted_measurements:
         raise PolicyRejected("measurement", "MEASUREMENT is not among the trusted launch digests")
     return SnpVerification(
