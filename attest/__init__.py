@@ -128,6 +128,7 @@ __all__ = [
     "VcekCache",
     "VcekExtensions",
     "VcekSource",
+    "VcekUnavailable",
     "VerifierPolicy",
     "build_cert_table",
     "decode_evidence",
