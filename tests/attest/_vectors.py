@@ -10,7 +10,7 @@ from attest import CertPool, SnpReport, StaticVcek
 from tests.conftest import vector_path
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
-"""Inside the validity of every vector VCEK (V1: 2023–2030, V2: 2024–2031, Turin: 2024–2031)."""
+"""Inside the validity of every vector VCEK (V1: 2023-2030, V2: 2024-2031, Turin: 2024-2031)."""
 
 
 def snp(*parts: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import cbor2
 import pytest
@@ -25,12 +26,21 @@ from attest import (
     verify_with_proof,
 )
 from attest._merkle import leaf_hash, node_hash, root_from_proof
-from devices.core import Ed25519Key, RsaWallet
+
+if TYPE_CHECKING:
+    from devices.core import Ed25519Key, RsaWallet
 
 
 def _statement(attester: str, slot: int = 7, **kw: object) -> Statement:
-    base = {"process": "P" * 43, "slot": slot, "result": "R" * 43, "hashpath": "H1/H2",
-            "device_stack": ("wasm-64@1.0", "json-iface@1.0"), "attester": attester, "evidence": None}
+    base = {
+        "process": "P" * 43,
+        "slot": slot,
+        "result": "R" * 43,
+        "hashpath": "H1/H2",
+        "device_stack": ("wasm-64@1.0", "json-iface@1.0"),
+        "attester": attester,
+        "evidence": None,
+    }
     base.update(kw)
     return Statement(**base)  # type: ignore[arg-type]
 
@@ -45,13 +55,18 @@ def test_facts_have_string_keys_and_round_trip(ed_key: Ed25519Key) -> None:
 
 
 @pytest.mark.parametrize("signer_name", ["rsa", "ed25519"])
-def test_single_attestation_signs_and_verifies(signer_name: str, rsa_wallet: RsaWallet,
-                                               ed_key: Ed25519Key) -> None:
+def test_single_attestation_signs_and_verifies(
+    signer_name: str, rsa_wallet: RsaWallet, ed_key: Ed25519Key
+) -> None:
     signer = rsa_wallet if signer_name == "rsa" else ed_key
     data = sign_attestation(_statement(signer.address), signer)
     report = verify_attestation(data)
-    assert report.valid and report.attester == signer.address and report.committers == (signer.address,)
-    assert report.facts["slot"] == 7 and report.hardware is None and report.kind == "attestation"
+    assert report.valid
+    assert report.attester == signer.address
+    assert report.committers == (signer.address,)
+    assert report.facts["slot"] == 7
+    assert report.hardware is None
+    assert report.kind == "attestation"
     obj = cbor2.loads(data)
     assert obj["alg"] == ("rsa-pss-sha256" if signer_name == "rsa" else "ed25519")
     report.raise_for_invalid()
@@ -62,13 +77,15 @@ def test_tampered_attestation_is_invalid(ed_key: Ed25519Key, rsa_wallet: RsaWall
     obj = cbor2.loads(data)
     obj["statement"]["slot"] = 8
     report = verify_attestation(cbor2.dumps(obj, canonical=True))
-    assert not report.valid and report.check == "signature"
+    assert not report.valid
+    assert report.check == "signature"
     with pytest.raises(EvidenceInvalid):
         report.raise_for_invalid()
     obj = cbor2.loads(data)
     obj["key"] = rsa_wallet.modulus  # a key that is not the attester's
     report = verify_attestation(cbor2.dumps(obj, canonical=True))
-    assert not report.valid and report.check == "attester"
+    assert not report.valid
+    assert report.check == "attester"
     obj = cbor2.loads(data)
     obj["alg"] = "rsa-pss-sha256"
     assert verify_attestation(cbor2.dumps(obj, canonical=True)).check == "signature"
@@ -86,11 +103,16 @@ def test_signing_for_another_attester_is_refused(ed_key: Ed25519Key) -> None:
 def test_malformed_attestations(ed_key: Ed25519Key) -> None:
     good = cbor2.loads(sign_attestation(_statement(ed_key.address), ed_key))
     non_canonical = cbor2.dumps(good)  # default encoder: map keys not in canonical order
-    cases = [b"", b"\xff", cbor2.dumps([1, 2]), cbor2.dumps({"type": "other"}, canonical=True),
-             cbor2.dumps({**good, "statement": {**good["statement"], "slot": -1}}, canonical=True),
-             cbor2.dumps({**good, "statement": {**good["statement"], "extra": 1}}, canonical=True),
-             cbor2.dumps({**good, "statement": {**good["statement"], "device-stack": [1]}}, canonical=True),
-             cbor2.dumps({**good, "key": "text"}, canonical=True)]
+    cases = [
+        b"",
+        b"\xff",
+        cbor2.dumps([1, 2]),
+        cbor2.dumps({"type": "other"}, canonical=True),
+        cbor2.dumps({**good, "statement": {**good["statement"], "slot": -1}}, canonical=True),
+        cbor2.dumps({**good, "statement": {**good["statement"], "extra": 1}}, canonical=True),
+        cbor2.dumps({**good, "statement": {**good["statement"], "device-stack": [1]}}, canonical=True),
+        cbor2.dumps({**good, "key": "text"}, canonical=True),
+    ]
     if non_canonical != cbor2.dumps(good, canonical=True):
         cases.append(non_canonical)
     for case in cases:
@@ -121,21 +143,25 @@ def test_merkle_odd_node_rule_is_promotion() -> None:
 def test_batch_proofs(size: int, ed_key: Ed25519Key) -> None:
     statements = [_statement(ed_key.address, slot=i) for i in range(size)]
     header, proofs = sign_batch(statements, ed_key)
-    assert header.count == size and len(proofs) == size
+    assert header.count == size
+    assert len(proofs) == size
     assert header.signature_ok()
     for statement, proof in zip(statements, proofs, strict=True):
         assert verify_with_proof(statement, proof, header).valid
         # any single-result change breaks its proof
         changed = dataclasses.replace(statement, result="X" * 43)
         bad = verify_with_proof(changed, proof, header)
-        assert not bad.valid and bad.check == "proof"
+        assert not bad.valid
+        assert bad.check == "proof"
         with pytest.raises(BatchProofInvalid):
             bad.raise_for_invalid()
     if size > 1:
         # a proof used for another statement's position fails
         assert not verify_with_proof(statements[0], proofs[1], header).valid
         assert not verify_with_proof(statements[0], Proof(0, proofs[0].siblings[:-1]), header).valid
-        assert not verify_with_proof(statements[0], Proof(0, (*proofs[0].siblings, b"\x00" * 32)), header).valid
+        assert not verify_with_proof(
+            statements[0], Proof(0, (*proofs[0].siblings, b"\x00" * 32)), header
+        ).valid
     assert not verify_with_proof(statements[0], Proof(size, proofs[0].siblings), header).valid
     assert not verify_with_proof(statements[0], Proof(-1, proofs[0].siblings), header).valid
 
@@ -170,7 +196,9 @@ def test_batched_bundle_round_trip(ed_key: Ed25519Key) -> None:
     header, proofs = sign_batch(statements, ed_key)
     data = encode_batched_attestation(statements[3], proofs[3], header)
     report = verify_batched_attestation(data)
-    assert report.valid and report.kind == "batched-attestation" and report.id.endswith("#3")
+    assert report.valid
+    assert report.kind == "batched-attestation"
+    assert report.id.endswith("#3")
     assert BatchHeader.from_dict(header.to_dict()) == header
     obj = cbor2.loads(data)
     obj["statement"]["slot"] = 99

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from attest import (
     SimulatedChain,
@@ -17,9 +17,13 @@ from attest import (
     sign_batch,
     verify_file,
 )
-from devices.core import Ed25519Key
 
 from ._vectors import NOW, expected, hb, snp, v1_raw
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from devices.core import Ed25519Key
 
 BASE_KEYS = {"file", "kind", "valid", "id", "committers", "error"}
 SNP_KEYS = BASE_KEYS | {"hardware", "measurement", "report_data", "chip_id"}
@@ -28,10 +32,17 @@ SNP_KEYS = BASE_KEYS | {"hardware", "measurement", "report_data", "chip_id"}
 def test_raw_report_file(tmp_path: Path) -> None:
     path = tmp_path / "report.bin"
     path.write_bytes(v1_raw())
-    out = verify_file(path, vcek=snp("virtee-vcek_milan.der"), certs=[snp("virtee-ark-milan.pem"),
-                      snp("virtee-ask-milan.pem")], policy=VerifierPolicy(vmpl=0), now=NOW)
-    assert SNP_KEYS <= set(out)
-    assert out["kind"] == "snp-report" and out["valid"] and out["hardware"] is True
+    out = verify_file(
+        path,
+        vcek=snp("virtee-vcek_milan.der"),
+        certs=[snp("virtee-ark-milan.pem"), snp("virtee-ask-milan.pem")],
+        policy=VerifierPolicy(vmpl=0),
+        now=NOW,
+    )
+    assert set(out) >= SNP_KEYS
+    assert out["kind"] == "snp-report"
+    assert out["valid"]
+    assert out["hardware"] is True
     assert out["measurement"] == expected()["V1"]["measurement_hex"]
     assert out["chip_id"] == expected()["V1"]["chip_id_hex"]
     assert out["report_data_checked"] is False
@@ -39,27 +50,46 @@ def test_raw_report_file(tmp_path: Path) -> None:
 
 
 def test_hex_report_and_wrong_nonce() -> None:
-    out = verify_file(snp("virtee-report_milan.hex"), vcek=snp("virtee-vcek_milan.der"),
-                      certs=[hb("amd-vcek-v1-Milan-cert_chain.pem")], policy=VerifierPolicy(vmpl=0),
-                      nonce=bytes(64), now=NOW)
-    assert out["kind"] == "snp-report" and not out["valid"] and out["check"] == "report_data"
+    out = verify_file(
+        snp("virtee-report_milan.hex"),
+        vcek=snp("virtee-vcek_milan.der"),
+        certs=[hb("amd-vcek-v1-Milan-cert_chain.pem")],
+        policy=VerifierPolicy(vmpl=0),
+        nonce=bytes(64),
+        now=NOW,
+    )
+    assert out["kind"] == "snp-report"
+    assert not out["valid"]
+    assert out["check"] == "report_data"
     assert out["hardware"] is False
 
 
 def test_hyperbeam_json_report_file() -> None:
-    out = verify_file(snp("hb-os-benign-report.json"), vcek=snp("hb-os-vcek.crt"),
-                      certs=[hb("amd-vcek-v1-Milan-cert_chain.pem")], now=NOW)
-    assert out["kind"] == "snp-report-json" and out["valid"] and out["hardware"]
+    out = verify_file(
+        snp("hb-os-benign-report.json"),
+        vcek=snp("hb-os-vcek.crt"),
+        certs=[hb("amd-vcek-v1-Milan-cert_chain.pem")],
+        now=NOW,
+    )
+    assert out["kind"] == "snp-report-json"
+    assert out["valid"]
+    assert out["hardware"]
     no_chain = verify_file(snp("hb-os-benign-report.json"), vcek=snp("hb-os-vcek.crt"), now=NOW)
-    assert not no_chain["valid"] and no_chain["check"] == "chain"
+    assert not no_chain["valid"]
+    assert no_chain["check"] == "chain"
     no_vcek = verify_file(snp("hb-os-benign-report.json"), now=NOW)
-    assert not no_vcek["valid"] and no_vcek["check"] == "vcek"
+    assert not no_vcek["valid"]
+    assert no_vcek["check"] == "vcek"
 
 
 def test_admissible_report_message_is_rejected_for_unbound_nonce() -> None:
     """V5: HyperBEAM accepts it; REPORT_DATA's second half is not the message's node-message id."""
-    out = verify_file(hb("admissible-report-eterm.json"), certs=[hb("amd-vcek-v1-Milan-cert_chain.pem")], now=NOW)
-    assert out["kind"] == "snp-message" and not out["valid"] and out["check"] == "report_data"
+    out = verify_file(
+        hb("admissible-report-eterm.json"), certs=[hb("amd-vcek-v1-Milan-cert_chain.pem")], now=NOW
+    )
+    assert out["kind"] == "snp-message"
+    assert not out["valid"]
+    assert out["check"] == "report_data"
     assert out["report_data"] == expected()["V5"]["report_data_hex"]
 
 
@@ -68,35 +98,57 @@ def test_simulated_evidence_file(tmp_path: Path, sim_chain: SimulatedChain) -> N
     path = tmp_path / "sim.cbor"
     path.write_bytes(encode_evidence(SimulatedSnpProvider(sim_chain).get_report(data)))
     hardware = verify_file(path, now=NOW)
-    assert hardware["kind"] == "snp-evidence" and not hardware["valid"] and hardware["check"] == "chain"
+    assert hardware["kind"] == "snp-evidence"
+    assert not hardware["valid"]
+    assert hardware["check"] == "chain"
     sim = verify_file(path, policy=VerifierPolicy.simulation([sim_chain.root_sha256]), nonce=data, now=NOW)
-    assert sim["valid"] and sim["hardware"] is False and sim["trust"] == "simulated"
+    assert sim["valid"]
+    assert sim["hardware"] is False
+    assert sim["trust"] == "simulated"
 
 
 def test_attestation_files(tmp_path: Path, ed_key: Ed25519Key) -> None:
-    statements = [Statement(process="p", slot=i, result="r", hashpath="h", device_stack=("d@1.0",),
-                            attester=ed_key.address) for i in range(3)]
+    statements = [
+        Statement(
+            process="p", slot=i, result="r", hashpath="h", device_stack=("d@1.0",), attester=ed_key.address
+        )
+        for i in range(3)
+    ]
     single = tmp_path / "a.cbor"
     single.write_bytes(sign_attestation(statements[0], ed_key))
     out = verify_file(single)
-    assert BASE_KEYS <= set(out) and out["kind"] == "attestation" and out["valid"]
+    assert set(out) >= BASE_KEYS
+    assert out["kind"] == "attestation"
+    assert out["valid"]
     assert out["committers"] == [ed_key.address]
     header, proofs = sign_batch(statements, ed_key)
     batched = tmp_path / "b.cbor"
     batched.write_bytes(encode_batched_attestation(statements[2], proofs[2], header))
     out = verify_file(batched)
-    assert out["kind"] == "batched-attestation" and out["valid"] and out["id"].endswith("#2")
+    assert out["kind"] == "batched-attestation"
+    assert out["valid"]
+    assert out["id"].endswith("#2")
     batched.write_bytes(encode_batched_attestation(statements[1], proofs[2], header))
     out = verify_file(batched)
-    assert not out["valid"] and out["check"] == "proof" and out["committers"] == []
+    assert not out["valid"]
+    assert out["check"] == "proof"
+    assert out["committers"] == []
 
 
 def test_garbage_and_missing_files(tmp_path: Path) -> None:
-    for name, content in (("empty", b""), ("junk", b"\x00\x01garbage"), ("json", b"{not json"),
-                          ("list", b"[1]"), ("short", bytes(100)), ("cbor", b"\xa1\x61a\x01")):
+    for name, content in (
+        ("empty", b""),
+        ("junk", b"\x00\x01garbage"),
+        ("json", b"{not json"),
+        ("list", b"[1]"),
+        ("short", bytes(100)),
+        ("cbor", b"\xa1\x61a\x01"),
+    ):
         path = tmp_path / name
         path.write_bytes(content)
         out = verify_file(path)
-        assert out["valid"] is False and out["error"], name
+        assert out["valid"] is False, name
+        assert out["error"], name
     out = verify_file(tmp_path / "absent")
-    assert out["check"] == "io" and not out["valid"]
+    assert out["check"] == "io"
+    assert not out["valid"]

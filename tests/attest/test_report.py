@@ -43,8 +43,10 @@ def test_fields_match_expected(name: str) -> None:
         assert _tcb(report, which) == exp[f"{which}_tcb"]
     assert report.firmware("current") == exp["firmware_current"]
     assert report.firmware("committed") == exp["firmware_committed"]
-    assert report.signing_key == 0 and not report.mask_chip_key
-    assert report.cpuid is None and report.product_hint() is None
+    assert report.signing_key == 0
+    assert not report.mask_chip_key
+    assert report.cpuid is None
+    assert report.product_hint() is None
     assert report.report_id_ma == b"\xff" * 32
 
 
@@ -95,8 +97,13 @@ def test_tcb_layouts_per_product() -> None:
 def test_product_from_cpuid_fields() -> None:
     base = bytearray(v1_raw())
     base[0:4] = (3).to_bytes(4, "little")
-    for family, model, product in ((0x19, 0x01, Product.MILAN), (0x19, 0x11, Product.GENOA),
-                                   (0x19, 0xA0, Product.GENOA), (0x1A, 0x02, Product.TURIN), (0x17, 0, None)):
+    for family, model, product in (
+        (0x19, 0x01, Product.MILAN),
+        (0x19, 0x11, Product.GENOA),
+        (0x19, 0xA0, Product.GENOA),
+        (0x1A, 0x02, Product.TURIN),
+        (0x17, 0, None),
+    ):
         base[0x188], base[0x189] = family, model
         assert SnpReport.from_bytes(bytes(base)).product_hint() is product
 
@@ -144,9 +151,13 @@ def test_fuzz_raw_parse_only_raises_our_error(data: bytes) -> None:
 
 
 @settings(max_examples=200, derandomize=True, deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                               max_size=4), max_leaves=20))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=20,
+    )
+)
 def test_fuzz_json_parse_only_raises_our_error(value: object) -> None:
     with pytest.raises(EvidenceMalformed):
         SnpReport.from_json(json.dumps(value))

@@ -33,13 +33,15 @@ def _sim_policy(chain: SimulatedChain, **kw: object) -> VerifierPolicy:
 
 
 def _verify(chain: SimulatedChain, raw: bytes, policy: VerifierPolicy, data: bytes | None = DATA) -> object:
-    return verify_snp(raw, expected_report_data=data, policy=policy,
-                      certs=CertPool.from_cert_table(chain.certs()), now=NOW)
+    return verify_snp(
+        raw, expected_report_data=data, policy=policy, certs=CertPool.from_cert_table(chain.certs()), now=NOW
+    )
 
 
 def test_simulated_evidence_is_marked(sim_chain: SimulatedChain) -> None:
     evidence = SimulatedSnpProvider(sim_chain).get_report(DATA)
-    assert evidence.kind == "snp-sim" and evidence.device == SIM_DEVICE == "snp-sim@1.0"
+    assert evidence.kind == "snp-sim"
+    assert evidence.device == SIM_DEVICE == "snp-sim@1.0"
     assert evidence.report.chip_id.startswith(SIM_CHIP_MARKER)
     for cert in (sim_chain.ark, sim_chain.ask, sim_chain.vcek):
         assert "SIMULATED - NOT AMD" in cert.subject.rfc4514_string()
@@ -49,7 +51,8 @@ def test_simulated_evidence_is_marked(sim_chain: SimulatedChain) -> None:
 def test_simulated_evidence_verifies_as_not_hardware(sim_chain: SimulatedChain) -> None:
     raw = SimulatedSnpProvider(sim_chain, measurement=b"\x07" * 48).get_report(DATA).raw
     result = _verify(sim_chain, raw, _sim_policy(sim_chain, trusted_measurements=frozenset({b"\x07" * 48})))
-    assert result.trust == "simulated" and result.hardware is False  # type: ignore[attr-defined]
+    assert result.trust == "simulated"
+    assert result.hardware is False
 
 
 def test_simulated_evidence_rejected_by_hardware_policy(sim_chain: SimulatedChain) -> None:
@@ -61,8 +64,9 @@ def test_simulated_evidence_rejected_by_hardware_policy(sim_chain: SimulatedChai
         _verify(sim_chain, raw, VerifierPolicy(sim_roots=frozenset({sim_chain.root_sha256})))
 
 
-def test_pinning_a_simulated_root_still_is_not_hardware(sim_chain: SimulatedChain,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pinning_a_simulated_root_still_is_not_hardware(
+    sim_chain: SimulatedChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import attest._certs as certs_mod
 
     monkeypatch.setitem(certs_mod.AMD_ARK_SHA256, sim_chain.root_sha256, Product.MILAN)
@@ -99,10 +103,13 @@ def test_simulated_vcek_fails_under_real_amd_ask(sim_chain: SimulatedChain) -> N
         ("tcb", {}, "tcb"),
     ],
 )
-def test_policy_failures_on_validly_signed_reports(sim_chain: SimulatedChain, mutate: str,
-                                                   policy_kw: dict[str, object], check: str) -> None:
-    provider = SimulatedSnpProvider(sim_chain, policy=0x30000 | (1 << 19 if mutate == "debug" else 0)
-                                    | (1 << 18 if mutate == "migrate" else 0))
+def test_policy_failures_on_validly_signed_reports(
+    sim_chain: SimulatedChain, mutate: str, policy_kw: dict[str, object], check: str
+) -> None:
+    provider = SimulatedSnpProvider(
+        sim_chain,
+        policy=0x30000 | (1 << 19 if mutate == "debug" else 0) | (1 << 18 if mutate == "migrate" else 0),
+    )
     raw = bytearray(provider.get_report(DATA, vmpl=0 if mutate == "vmpl0" else 1).raw)
     if mutate == "vlek":
         raw[0x48] = 1 << 2

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -24,9 +23,9 @@ from attest import (
     SnpReport,
     StaticVcek,
     Tcb,
-    VerifierPolicy,
     VcekCache,
     VcekUnavailable,
+    VerifierPolicy,
     build_cert_table,
     kds_chain_url,
     kds_vcek_url,
@@ -37,6 +36,10 @@ from attest._provider import SNP_GET_REPORT
 
 from ._vectors import NOW, expected, hb, milan_pool, snp, v1_raw
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
 DATA = bytes(range(64))
 
 
@@ -44,10 +47,14 @@ def test_kds_urls_match_the_vectors() -> None:
     exp = expected()
     for name in ("V3", "V5"):
         chip = bytes.fromhex(exp[name]["chip_id_hex"])
-        assert kds_vcek_url(Product.MILAN, chip, Tcb(4, 0, 22, 213)) == exp[name]["kds_vcek_url_for_this_chip"]
+        assert (
+            kds_vcek_url(Product.MILAN, chip, Tcb(4, 0, 22, 213)) == exp[name]["kds_vcek_url_for_this_chip"]
+        )
     turin = kds_vcek_url(Product.TURIN, bytes.fromhex("1e550a8ee5cf9f4d") + bytes(56), Tcb(0, 0, 0, 9, fmc=0))
-    assert turin == ("https://kdsintf.amd.com/vcek/v1/Turin/1e550a8ee5cf9f4d"
-                     "?fmcSPL=00&blSPL=00&teeSPL=00&snpSPL=00&ucodeSPL=09")
+    assert turin == (
+        "https://kdsintf.amd.com/vcek/v1/Turin/1e550a8ee5cf9f4d"
+        "?fmcSPL=00&blSPL=00&teeSPL=00&snpSPL=00&ucodeSPL=09"
+    )
     assert kds_chain_url(Product.GENOA) == "https://kdsintf.amd.com/vcek/v1/Genoa/cert_chain"
 
 
@@ -75,11 +82,18 @@ def test_cache_and_kds_client(tmp_path: Path) -> None:
     client = KdsClient(fetch, cache)
     first = client.vcek_for(report, Product.MILAN)
     second = client.vcek_for(report, Product.MILAN)
-    assert first == second and len(calls) == 1
+    assert first == second
+    assert len(calls) == 1
     assert calls[0].startswith("https://kdsintf.amd.com/vcek/v1/Milan/d49554ec")
     assert calls[0].endswith("?blSPL=03&teeSPL=00&snpSPL=08&ucodeSPL=115")
-    cached = verify_snp(report, expected_report_data=None, policy=VerifierPolicy(vmpl=0),
-                        vcek=VcekCache(tmp_path / "vcek"), certs=milan_pool(), now=NOW)
+    cached = verify_snp(
+        report,
+        expected_report_data=None,
+        policy=VerifierPolicy(vmpl=0),
+        vcek=VcekCache(tmp_path / "vcek"),
+        certs=milan_pool(),
+        now=NOW,
+    )
     assert cached.hardware
 
 
@@ -101,12 +115,15 @@ def test_offline_bundle_directory(tmp_path: Path) -> None:
     (tmp_path / "other.crt").write_bytes(snp("hb-os-vcek.crt").read_bytes())
     (tmp_path / "chain.pem").write_bytes(hb("amd-vcek-v1-Milan-cert_chain.pem").read_bytes())
     found = VcekCache(tmp_path).vcek_for(report, Product.MILAN)
-    assert found is not None and found.public_bytes(Encoding.DER) == snp("virtee-vcek_milan.der").read_bytes()
+    assert found is not None
+    assert found.public_bytes(Encoding.DER) == snp("virtee-vcek_milan.der").read_bytes()
     assert VcekCache(tmp_path / "absent").vcek_for(report, Product.MILAN) is None
     pool = CertPool.load(tmp_path)
     assert len(pool.certs) == 4
     assert pool.vcek_for(report, Product.MILAN) == found
-    assert FirstVcek(VcekCache(tmp_path / "absent"), StaticVcek(found)).vcek_for(report, Product.MILAN) == found
+    assert (
+        FirstVcek(VcekCache(tmp_path / "absent"), StaticVcek(found)).vcek_for(report, Product.MILAN) == found
+    )
 
 
 def _fake_configfs(
@@ -135,7 +152,9 @@ def test_configfs_tsm_provider(tmp_path: Path, sim_chain: SimulatedChain) -> Non
         removed.append(path)
 
     got = ConfigfsTsmProvider(tmp_path, mkdir=mkdir, rmdir=rmdir).get_report(DATA, vmpl=1)
-    assert got.raw == evidence.raw and got.kind == "snp" and got.certs == sim_chain.certs()
+    assert got.raw == evidence.raw
+    assert got.kind == "snp"
+    assert got.certs == sim_chain.certs()
     assert (made[0] / "inblob").read_bytes() == DATA
     assert (made[0] / "privlevel").read_text() == "1"
     assert removed == made
@@ -162,7 +181,8 @@ def test_configfs_tsm_failures(tmp_path: Path, sim_chain: SimulatedChain) -> Non
 
 def _fake_ioctl(raw: bytes, *, status: int = 0, size: int = 0x4A0, seen: list[tuple[int, bytes]]):  # type: ignore[no-untyped-def]
     def ioctl(fd: int, request: int, arg: object, mutate: bool) -> int:
-        assert request == SNP_GET_REPORT and mutate
+        assert request == SNP_GET_REPORT
+        assert mutate
         view = bytes(arg)  # type: ignore[call-overload]
         assert view[0] == 1  # msg_version
         req_ptr = int.from_bytes(view[8:16], "little")

@@ -31,7 +31,6 @@ from attest import (
     verify_ca_chain,
     verify_snp,
 )
-
 from attest._certs import check_signed_by, verify_vcek
 from devices.core import b64u_decode
 
@@ -41,8 +40,13 @@ V1_POLICY = VerifierPolicy(vmpl=0)
 
 
 def _verify_v1(raw: bytes, **kw: object) -> object:
-    args: dict[str, object] = {"expected_report_data": None, "policy": V1_POLICY, "vcek": v1_vcek(),
-                               "certs": milan_pool(), "now": NOW}
+    args: dict[str, object] = {
+        "expected_report_data": None,
+        "policy": V1_POLICY,
+        "vcek": v1_vcek(),
+        "certs": milan_pool(),
+        "now": NOW,
+    }
     args.update(kw)
     return verify_snp(raw, **args)  # type: ignore[arg-type]
 
@@ -53,9 +57,16 @@ def _flip(raw: bytes, offset: int) -> bytes:
 
 def test_v1_raw_report_verifies_to_amd_root() -> None:
     exp = expected()["V1"]
-    result = verify_snp(v1_raw(), expected_report_data=bytes.fromhex(exp["report_data_hex"]), policy=V1_POLICY,
-                        vcek=v1_vcek(), certs=milan_pool(), now=NOW)
-    assert result.hardware and result.trust == "amd-hardware"
+    result = verify_snp(
+        v1_raw(),
+        expected_report_data=bytes.fromhex(exp["report_data_hex"]),
+        policy=V1_POLICY,
+        vcek=v1_vcek(),
+        certs=milan_pool(),
+        now=NOW,
+    )
+    assert result.hardware
+    assert result.trust == "amd-hardware"
     assert result.product is Product.MILAN
     assert result.ark_sha256 == exp["chain"]["ark_sha256"]
     assert result.vcek_sha256 == exp["chain"]["vcek_sha256"]
@@ -65,10 +76,17 @@ def test_v1_raw_report_verifies_to_amd_root() -> None:
 def test_v2_json_report_verifies_against_hyperbeam_bundle() -> None:
     exp = expected()["V2"]
     bundle = CertPool.load(hb("amd-vcek-v1-Milan-cert_chain.pem"))
-    result = verify_snp(v2_report(), expected_report_data=bytes.fromhex(exp["report_data_hex"]),
-                        vcek=v2_vcek(), certs=bundle, now=NOW,
-                        policy=VerifierPolicy(trusted_measurements=frozenset({bytes.fromhex(exp["measurement_hex"])}),
-                                              min_tcb=Tcb(3, 0, 20, 209)))
+    result = verify_snp(
+        v2_report(),
+        expected_report_data=bytes.fromhex(exp["report_data_hex"]),
+        vcek=v2_vcek(),
+        certs=bundle,
+        now=NOW,
+        policy=VerifierPolicy(
+            trusted_measurements=frozenset({bytes.fromhex(exp["measurement_hex"])}),
+            min_tcb=Tcb(3, 0, 20, 209),
+        ),
+    )
     assert result.hardware
     assert result.vcek_sha256 == exp["chain"]["vcek_sha256"]
 
@@ -77,14 +95,28 @@ def test_vcek_extensions_decode() -> None:
     exp = expected()
     milan = vcek_extensions(load_certificates(snp("virtee-vcek_milan.der").read_bytes())[0])
     ext = exp["V1"]["chain"]["vcek_extensions"]
-    assert (milan.struct_version, milan.product_name, milan.bl_spl, milan.tee_spl, milan.snp_spl,
-            milan.ucode_spl) == (ext["structVersion"], ext["productName"], ext["blSPL"], ext["teeSPL"],
-                                 ext["snpSPL"], ext["ucodeSPL"])
-    assert milan.hwid is not None and milan.hwid.hex() == ext["hwID"]
+    assert (
+        milan.struct_version,
+        milan.product_name,
+        milan.bl_spl,
+        milan.tee_spl,
+        milan.snp_spl,
+        milan.ucode_spl,
+    ) == (
+        ext["structVersion"],
+        ext["productName"],
+        ext["blSPL"],
+        ext["teeSPL"],
+        ext["snpSPL"],
+        ext["ucodeSPL"],
+    )
+    assert milan.hwid is not None
+    assert milan.hwid.hex() == ext["hwID"]
     turin = vcek_extensions(load_certificates(snp("virtee-vcek_turin.der").read_bytes())[0])
     ext = exp["V8"]["vcek_turin"]["vcek_extensions"]
     assert (turin.fmc_spl, turin.ucode_spl, turin.product_name) == (ext["fmcSPL"], ext["ucodeSPL"], "Turin")
-    assert turin.hwid is not None and turin.hwid.hex() == ext["hwID"]
+    assert turin.hwid is not None
+    assert turin.hwid.hex() == ext["hwID"]
     v2 = vcek_extensions(load_certificates(snp("hb-os-vcek.crt").read_bytes())[0])
     assert v2.ucode_spl == 209  # DER INTEGER padded with 0x00 (>= 128)
 
@@ -94,9 +126,11 @@ def test_pinned_roots_for_every_product(product: str) -> None:
     exp = expected()["V8"]["products"][product]
     [ark] = load_certificates(snp(f"virtee-ark-{product}.pem").read_bytes())
     [ask] = load_certificates(snp(f"virtee-ask-{product}.pem").read_bytes())
-    assert fingerprint(ark) == exp["ark_sha256"] and fingerprint(ask) == exp["ask_sha256"]
+    assert fingerprint(ark) == exp["ark_sha256"]
+    assert fingerprint(ask) == exp["ask_sha256"]
     chain = verify_ca_chain(ark, ask)
-    assert chain.product.value.lower() == product and not chain.simulated
+    assert chain.product.value.lower() == product
+    assert not chain.simulated
     assert AMD_ARK_SHA256[exp["ark_sha256"]] is chain.product
 
 
@@ -218,8 +252,14 @@ def test_vcek_serial_zero_loads_under_deprecation_errors() -> None:
         "print(vcek_extensions(c).ucode_spl)"
     )
     root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-c", code], cwd=root,
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "9"
 
