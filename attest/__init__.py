@@ -47,6 +47,7 @@ from ._attestation import sign_batch as sign_batch
 from ._attestation import verify_attestation as verify_attestation
 from ._attestation import verify_batched_attestation as verify_batched_attestation
 from ._attestation import verify_with_proof as verify_with_proof
+from ._attestation import with_evidence as with_evidence
 from ._certs import AMD_ARK_SHA256 as AMD_ARK_SHA256
 from ._certs import AMD_ASK_SHA256 as AMD_ASK_SHA256
 from ._certs import CaChain as CaChain
@@ -150,4 +151,5 @@ __all__ = [
     "verify_file",
     "verify_snp",
     "verify_with_proof",
+    "with_evidence",
 ]

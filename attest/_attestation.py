@@ -21,15 +21,27 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import cbor2
 
-from devices.core import Ed25519Key, RsaWallet, address_of, b64u_encode, ed25519_verify, rsa_pss_verify
+from devices.core import (
+    DecodeError,
+    Ed25519Key,
+    RsaWallet,
+    address_of,
+    b64u_decode,
+    b64u_encode,
+    ed25519_verify,
+    rsa_pss_verify,
+)
 
 from ._errors import BatchProofInvalid, EvidenceInvalid, EvidenceMalformed
 from ._merkle import leaf_hash, merkle_tree_proofs, root_from_proof
+
+if TYPE_CHECKING:
+    from ._verify import SnpVerification
 
 Signer = RsaWallet | Ed25519Key
 Fact = str | int | list[str]
@@ -221,11 +233,42 @@ def _check_signed(
     return _outcome(statement, kind, ident)
 
 
-def verify_attestation(data: bytes) -> AttestationReport:
-    """Check one attestation (``sign_attestation`` output).
+def with_evidence(report: AttestationReport, evidence: SnpVerification | None) -> AttestationReport:
+    """Attach verified SNP evidence: sets ``hardware`` when the statement names this evidence
+    (``evidence == SnpVerification.evidence_id``) and REPORT_DATA starts with the attester's raw
+    address; otherwise the report becomes invalid with ``check="evidence"``.
+    """
+    if evidence is None or not report.valid or report.statement is None:
+        return report
+    statement = report.statement
+    try:
+        attester_raw = b64u_decode(statement.attester)
+    except DecodeError:
+        attester_raw = b""
+    if statement.evidence != evidence.evidence_id:
+        return replace(
+            report,
+            valid=False,
+            committers=(),
+            check="evidence",
+            error="statement does not reference this evidence",
+        )
+    if evidence.report.report_data[:32] != attester_raw:
+        return replace(
+            report,
+            valid=False,
+            committers=(),
+            check="evidence",
+            error="evidence REPORT_DATA is not bound to the attester",
+        )
+    return replace(report, hardware=evidence.hardware)
 
-    Returns a report with ``valid=False`` and ``check`` (``"signature"``, ``"attester"``) when the
-    attestation is well-formed but does not verify.
+
+def verify_attestation(data: bytes, *, evidence: SnpVerification | None = None) -> AttestationReport:
+    """Check one attestation (``sign_attestation`` output), and optionally the evidence it names.
+
+    Returns a report with ``valid=False`` and ``check`` (``"signature"``, ``"attester"``,
+    ``"evidence"``) when the attestation is well-formed but does not verify.
 
     Raises:
         EvidenceMalformed: not a canonical CBOR attestation.
@@ -236,7 +279,10 @@ def verify_attestation(data: bytes) -> AttestationReport:
     statement = Statement.from_facts(obj.get("statement", {}))
     alg, key, sig = _alg_key_sig(obj)
     ident = b64u_encode(hashlib.sha256(data).digest())
-    return _check_signed(statement, alg, key, sig, _SINGLE_DOMAIN + statement.to_cbor(), "attestation", ident)
+    report = _check_signed(
+        statement, alg, key, sig, _SINGLE_DOMAIN + statement.to_cbor(), "attestation", ident
+    )
+    return with_evidence(report, evidence)
 
 
 @dataclass(frozen=True)
@@ -344,13 +390,18 @@ def sign_batch(statements: Sequence[Statement], signer: Signer) -> tuple[BatchHe
 
 
 def verify_with_proof(
-    statement: Statement, proof: Proof, header: BatchHeader, *, header_checked: bool = False
+    statement: Statement,
+    proof: Proof,
+    header: BatchHeader,
+    *,
+    header_checked: bool = False,
+    evidence: SnpVerification | None = None,
 ) -> AttestationReport:
     """Check that ``statement`` is in the batch ``header`` signs. ``header_checked=True`` skips the
     header signature (when the caller already verified this header for earlier proofs).
 
     Returns a report with ``valid=False`` and ``check`` ``"proof"``, ``"attester"`` or
-    ``"signature"`` on failure; it never raises for a bad proof.
+    ``"signature"`` (or ``"evidence"``, see ``with_evidence``) on failure; it never raises for a bad proof.
     """
     ident = f"{header.id}#{proof.index}"
     kind = "batched-attestation"
@@ -367,7 +418,7 @@ def verify_with_proof(
         return _outcome(
             statement, kind, ident, check="signature", error="batch header signature does not verify"
         )
-    return _outcome(statement, kind, ident)
+    return with_evidence(_outcome(statement, kind, ident), evidence)
 
 
 def encode_batched_attestation(statement: Statement, proof: Proof, header: BatchHeader) -> bytes:

@@ -9,6 +9,7 @@ the simulation markers (belt and braces: a simulated root pinned by mistake stil
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from cryptography import x509
+
+_log = logging.getLogger(__name__)
 
 SIM_CHIP_MARKER = b"SIMULATED-SNP/NOT-AMD-HARDWARE!!"
 """Simulated reports start CHIP_ID with these 32 bytes; hardware verdicts refuse them."""
@@ -207,6 +210,8 @@ def verify_snp(
     _policy_checks(report, policy, chain.product)
     if policy.trusted_measurements is not None and report.measurement not in policy.trusted_measurements:
         raise PolicyRejected("measurement", "MEASUREMENT is not among the trusted launch digests")
+    if simulated:
+        _log.warning("accepted SIMULATED SNP evidence (chip %s…): not hardware", report.chip_id[32:40].hex())
     return SnpVerification(
         report=report,
         trust="simulated" if simulated else "amd-hardware",

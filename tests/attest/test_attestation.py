@@ -13,22 +13,30 @@ from hypothesis import strategies as st
 from attest import (
     BatchHeader,
     BatchProofInvalid,
+    CertPool,
     EvidenceInvalid,
     EvidenceMalformed,
     Proof,
+    SimulatedChain,
+    SimulatedSnpProvider,
     Statement,
+    VerifierPolicy,
     encode_batched_attestation,
     merkle_root,
+    report_data_binding,
     sign_attestation,
     sign_batch,
     verify_attestation,
     verify_batched_attestation,
+    verify_snp,
     verify_with_proof,
 )
 from attest._merkle import leaf_hash, node_hash, root_from_proof
 
 if TYPE_CHECKING:
-    from devices.core import Ed25519Key, RsaWallet
+    from devices.core import Ed25519Key, RsaWallet, b64u_decode
+
+from ._vectors import NOW
 
 
 def _statement(attester: str, slot: int = 7, **kw: object) -> Statement:
@@ -42,7 +50,7 @@ def _statement(attester: str, slot: int = 7, **kw: object) -> Statement:
         "evidence": None,
     }
     base.update(kw)
-    return Statement(**base)  # type: ignore[arg-type]
+    return Statement(**base)
 
 
 def test_facts_have_string_keys_and_round_trip(ed_key: Ed25519Key) -> None:
@@ -217,3 +225,43 @@ def test_root_from_proof_rejects_bad_siblings() -> None:
     leaf = leaf_hash(b"a")
     assert root_from_proof(leaf, 0, 2, [b"short"]) is None
     assert root_from_proof(leaf, 0, 1, []) == leaf
+
+
+def test_attestation_bound_to_verified_evidence(ed_key: Ed25519Key, sim_chain: SimulatedChain) -> None:
+    data = report_data_binding(b64u_decode(ed_key.address), b"\x05" * 32)
+    evidence = SimulatedSnpProvider(sim_chain).get_report(data)
+    verified = verify_snp(
+        evidence.raw,
+        expected_report_data=data,
+        certs=CertPool.from_cert_table(evidence.certs),
+        policy=VerifierPolicy.simulation([sim_chain.root_sha256]),
+        now=NOW,
+    )
+    good = sign_attestation(_statement(ed_key.address, evidence=verified.evidence_id), ed_key)
+    report = verify_attestation(good, evidence=verified)
+    assert report.valid
+    assert report.hardware is False
+    unbound = sign_attestation(_statement(ed_key.address, evidence="E" * 43), ed_key)
+    assert verify_attestation(unbound, evidence=verified).check == "evidence"
+    header, proofs = sign_batch([_statement(ed_key.address, evidence=verified.evidence_id)], ed_key)
+    batched = verify_with_proof(
+        _statement(ed_key.address, evidence=verified.evidence_id), proofs[0], header, evidence=verified
+    )
+    assert batched.valid
+    assert batched.hardware is False
+
+
+def test_evidence_of_another_node_is_not_bound(ed_key: Ed25519Key, sim_chain: SimulatedChain) -> None:
+    data = report_data_binding(b"\x09" * 32, b"\x05" * 32)
+    evidence = SimulatedSnpProvider(sim_chain).get_report(data)
+    verified = verify_snp(
+        evidence.raw,
+        expected_report_data=data,
+        certs=CertPool.from_cert_table(evidence.certs),
+        policy=VerifierPolicy.simulation([sim_chain.root_sha256]),
+        now=NOW,
+    )
+    signed = sign_attestation(_statement(ed_key.address, evidence=verified.evidence_id), ed_key)
+    report = verify_attestation(signed, evidence=verified)
+    assert report.check == "evidence"
+    assert "attester" in (report.error or "")
