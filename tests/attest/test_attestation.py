@@ -32,11 +32,12 @@ from attest import (
     verify_with_proof,
 )
 from attest._merkle import leaf_hash, node_hash, root_from_proof
-
-if TYPE_CHECKING:
-    from devices.core import Ed25519Key, RsaWallet, b64u_decode
+from devices.core import b64u_decode
 
 from ._vectors import NOW
+
+if TYPE_CHECKING:
+    from devices.core import Ed25519Key, RsaWallet
 
 
 def _statement(attester: str, slot: int = 7, **kw: object) -> Statement:
