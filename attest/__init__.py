@@ -12,7 +12,9 @@ Theory of operation:
 3. **Verifying evidence.** ``verify_snp`` checks, in order: parse rules, the ARK pinned by SHA-256
    fingerprint (``AMD_ARK_SHA256``; never chosen by the message), ASK and VCEK signatures
    (RSA-PSS/SHA-384/48), VCEK validity, hwID and SPLs against REPORTED_TCB, the ECDSA P-384 report
-   signature, guest policy (debug off), VMPL, minimum TCB, REPORT_DATA and MEASUREMENT. It returns
+   signature, guest policy (debug off), VMPL, minimum TCB, REPORT_DATA and MEASUREMENT (against
+   trusted digests, or recomputed from HyperBEAM's ``local-hashes`` by ``launch_digest`` and matched
+   as a whole against ``trusted_software``). It returns
    ``SnpVerification(trust="amd-hardware" | "simulated")`` or raises ``EvidenceInvalid(check=...)``.
    Simulated evidence is accepted only under ``VerifierPolicy.simulation(sim_roots)`` and never
    reports ``hardware``.
@@ -67,6 +69,12 @@ from ._errors import VcekUnavailable as VcekUnavailable
 from ._file import decode_evidence as decode_evidence
 from ._file import encode_evidence as encode_evidence
 from ._file import verify_file as verify_file
+from ._measure import COMMITTED_PARAMETERS as COMMITTED_PARAMETERS
+from ._measure import OVMF_AMDSEV_2023 as OVMF_AMDSEV_2023
+from ._measure import LaunchParameters as LaunchParameters
+from ._measure import OvmfLayout as OvmfLayout
+from ._measure import launch_digest as launch_digest
+from ._measure import match_trusted as match_trusted
 from ._merkle import merkle_root as merkle_root
 from ._provider import ConfigfsTsmProvider as ConfigfsTsmProvider
 from ._provider import Evidence as Evidence
@@ -97,6 +105,8 @@ from ._verify import verify_snp as verify_snp
 __all__ = [
     "AMD_ARK_SHA256",
     "AMD_ASK_SHA256",
+    "COMMITTED_PARAMETERS",
+    "OVMF_AMDSEV_2023",
     "SIM_CHIP_MARKER",
     "SIM_DEVICE",
     "AttestError",
@@ -112,6 +122,8 @@ __all__ = [
     "EvidenceMalformed",
     "FirstVcek",
     "KdsClient",
+    "LaunchParameters",
+    "OvmfLayout",
     "PolicyRejected",
     "Product",
     "Proof",
@@ -138,7 +150,9 @@ __all__ = [
     "fingerprint",
     "kds_chain_url",
     "kds_vcek_url",
+    "launch_digest",
     "load_certificates",
+    "match_trusted",
     "merkle_root",
     "parse_cert_table",
     "report_data_binding",

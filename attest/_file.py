@@ -79,6 +79,7 @@ def _decode_nonce(text: object) -> bytes:
 
 
 def _snp_from_json(obj: dict[str, Any]) -> tuple[str, SnpReport, bytes | None]:
+    """(kind, report, nonce) from a bare report JSON or a HyperBEAM ``snp@1.0`` message."""
     if "report" not in obj:
         return "snp-report-json", SnpReport.from_json(obj), None
     report = SnpReport.from_json(obj["report"])
@@ -101,6 +102,11 @@ def _hex_report(text: bytes) -> bytes | None:
         return bytes.fromhex(text.decode("ascii"))
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def _local_hashes(data: bytes) -> dict[str, Any] | None:
+    value = json.loads(data).get("local-hashes")
+    return value if isinstance(value, dict) else None
 
 
 def _classify(data: bytes) -> tuple[str, SnpReport | None, bytes | None, CertPool]:
@@ -189,8 +195,15 @@ def verify_file(
         out["report_data_checked"] = expected is not None
         pool = pool + CertPool.load(*certs)
         source = StaticVcek(vcek.read_bytes()) if vcek is not None else None
+        local_hashes = _local_hashes(data) if kind == "snp-message" else None
         result = verify_snp(
-            report, expected_report_data=expected, policy=policy, vcek=source, certs=pool, now=now
+            report,
+            local_hashes=local_hashes,
+            expected_report_data=expected,
+            policy=policy,
+            vcek=source,
+            certs=pool,
+            now=now,
         )
         out.update(
             {

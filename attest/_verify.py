@@ -12,7 +12,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -24,11 +24,12 @@ from devices.core import DecodeError, b64u_decode, b64u_encode
 
 from ._certs import AMD_ARK_SHA256, fingerprint, is_simulated_cert, vcek_extensions, verify_vcek
 from ._errors import EvidenceInvalid, EvidenceMalformed, PolicyRejected, VcekUnavailable
+from ._measure import COMMITTED_PARAMETERS, LaunchParameters, launch_digest, match_trusted
 from ._report import POLICY_MIGRATE_MA, POLICY_SINGLE_SOCKET, Product, SnpReport, Tcb
 from ._vcek import CertPool, VcekSource
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from cryptography import x509
 
@@ -74,6 +75,9 @@ class VerifierPolicy:
     allow_vlek: bool = False
     allow_migrate_ma: bool = True
     require_single_socket: bool = False
+    trusted_software: tuple[Mapping[str, Any], ...] | None = None
+    """Approved launch configurations (HyperBEAM's ``snp_trusted``); None = not checked."""
+    enforced_keys: tuple[str, ...] = COMMITTED_PARAMETERS
     product: Product | None = None
     """The product for v2 reports when the VCEK's issuer does not tell (default Milan)."""
 
@@ -158,6 +162,17 @@ def _policy_checks(report: SnpReport, policy: VerifierPolicy, product: Product) 
             raise PolicyRejected("tcb", f"REPORTED_TCB {low} is below the configured minimum")
 
 
+def _check_launch(report: SnpReport, policy: VerifierPolicy, local_hashes: Mapping[str, Any] | None) -> None:
+    if local_hashes is None:
+        if policy.trusted_software is not None:
+            raise PolicyRejected("measurement", "trusted software required but no launch parameters given")
+        return
+    if launch_digest(LaunchParameters.from_local_hashes(local_hashes)) != report.measurement:
+        raise PolicyRejected("measurement", "MEASUREMENT is not the launch digest of the given local-hashes")
+    if policy.trusted_software is not None:
+        match_trusted(local_hashes, policy.trusted_software, policy.enforced_keys)
+
+
 def verify_snp(
     report: SnpReport | bytes,
     *,
@@ -166,12 +181,15 @@ def verify_snp(
     vcek: VcekSource | None = None,
     certs: CertPool | None = None,
     now: datetime | None = None,
+    local_hashes: Mapping[str, Any] | None = None,
 ) -> SnpVerification:
     """Verify a report end to end.
 
     ``expected_report_data`` is the binding the report must carry (see ``report_data_binding``);
     pass None only to skip the check deliberately (the result then proves nothing about freshness
-    or which node produced it). ``certs`` supplies ARK/ASK (and possibly the VCEK); ``vcek`` is
+    or which node produced it). ``local_hashes`` (HyperBEAM's eight launch parameters), when given,
+    must reproduce MEASUREMENT and, under ``policy.trusted_software``, match one whole trusted
+    entry. ``certs`` supplies ARK/ASK (and possibly the VCEK); ``vcek`` is
     asked first for the VCEK.
 
     Raises:
@@ -210,6 +228,7 @@ def verify_snp(
     _policy_checks(report, policy, chain.product)
     if policy.trusted_measurements is not None and report.measurement not in policy.trusted_measurements:
         raise PolicyRejected("measurement", "MEASUREMENT is not among the trusted launch digests")
+    _check_launch(report, policy, local_hashes)
     if simulated:
         _log.warning("accepted SIMULATED SNP evidence (chip %s…): not hardware", report.chip_id[32:40].hex())
     return SnpVerification(
