@@ -75,6 +75,7 @@ from ._measure import LaunchParameters as LaunchParameters
 from ._measure import OvmfLayout as OvmfLayout
 from ._measure import launch_digest as launch_digest
 from ._measure import match_trusted as match_trusted
+from ._measure import ovmf_layout as ovmf_layout
 from ._merkle import merkle_root as merkle_root
 from ._provider import ConfigfsTsmProvider as ConfigfsTsmProvider
 from ._provider import Evidence as Evidence
@@ -154,6 +155,7 @@ __all__ = [
     "load_certificates",
     "match_trusted",
     "merkle_root",
+    "ovmf_layout",
     "parse_cert_table",
     "report_data_binding",
     "sign_attestation",

@@ -65,6 +65,54 @@ OVMF_AMDSEV_2023 = OvmfLayout(
 )
 
 
+_FOOTER_GUID = uuid.UUID("96b582de-1fb2-45f7-baea-a366c55a082d").bytes_le
+_HASHES_GUID = uuid.UUID("7255371f-3a3b-4b04-927b-1da6efa8d454").bytes_le
+_RESET_GUID = uuid.UUID("00f771de-1a7e-4fcb-890e-68c77e2fb44e").bytes_le
+_METADATA_GUID = uuid.UUID("dc886566-984a-4798-a75e-5585a7bf67cc").bytes_le
+
+
+def ovmf_layout(data: bytes) -> OvmfLayout:
+    """Read the layout from an OVMF image (or any suffix of it holding the footer table and metadata).
+
+    The GUID-tagged table ends 32 bytes before the end of the file and is walked backwards; the
+    SEV metadata (``ASEV`` header, then (gpa, size, type) triples) sits at an offset from the end.
+
+    Raises:
+        EvidenceMalformed: no footer table, a missing entry or out-of-range offsets.
+    """
+    size = len(data)
+    if size < 50 or data[size - 48 : size - 32] != _FOOTER_GUID:
+        raise EvidenceMalformed("no OVMF footer table")
+    table_len = int.from_bytes(data[size - 50 : size - 48], "little") - 18
+    if table_len < 0 or table_len > size - 50:
+        raise EvidenceMalformed("OVMF footer table length out of range")
+    table = data[size - 50 - table_len : size - 50]
+    entries: dict[bytes, bytes] = {}
+    while len(table) >= 18:
+        entry_len = int.from_bytes(table[-18:-16], "little")
+        if not 18 <= entry_len <= len(table):
+            raise EvidenceMalformed("OVMF footer table entry length out of range")
+        entries[table[-16:]] = table[-entry_len:-18]
+        table = table[:-entry_len]
+    try:
+        reset_eip = int.from_bytes(entries[_RESET_GUID][:4], "little")
+        hashes_gpa = int.from_bytes(entries[_HASHES_GUID][:4], "little")
+        start = size - int.from_bytes(entries[_METADATA_GUID][:4], "little")
+    except KeyError as exc:
+        raise EvidenceMalformed("OVMF footer table lacks an SEV entry") from exc
+    if not 0 <= start <= size - 16 or data[start : start + 4] != b"ASEV":
+        raise EvidenceMalformed("OVMF SEV metadata header not found", offset=max(start, 0))
+    count = int.from_bytes(data[start + 12 : start + 16], "little")
+    if start + 16 + 12 * count > size:
+        raise EvidenceMalformed("OVMF SEV metadata runs past the end", offset=start)
+    sections = tuple(struct.unpack_from("<III", data, start + 16 + 12 * i) for i in range(count))
+    return OvmfLayout(
+        reset_eip=reset_eip,
+        hashes_table_gpa=hashes_gpa,
+        sections=tuple((kind, gpa, length) for gpa, length, kind in sections),
+    )
+
+
 def _cpuid_signature(family: int, model: int, stepping: int) -> int:
     base_family, ext_family = (0xF, family - 0xF) if family > 0xF else (family, 0)
     return (ext_family << 20) | ((model >> 4) << 16) | (base_family << 8) | ((model & 0xF) << 4) | stepping

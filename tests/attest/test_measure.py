@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from attest import (
     COMMITTED_PARAMETERS,
@@ -20,6 +22,7 @@ from attest import (
     VerifierPolicy,
     launch_digest,
     match_trusted,
+    ovmf_layout,
     verify_snp,
 )
 from attest._measure import SNP_KERNEL_HASHES, hashes_page, vmsa_page
@@ -45,6 +48,28 @@ def test_ovmf_layout_constant_matches_vector() -> None:
     names = {"SNP_SEC_MEM": 1, "SNP_SECRETS": 2, "CPUID": 3, "SNP_KERNEL_HASHES": SNP_KERNEL_HASHES}
     got = [(names[s["type"]], int(s["gpa"], 16), int(s["size"], 16)) for s in layout["metadata_sections"]]
     assert tuple(got) == OVMF_AMDSEV_2023.sections
+
+
+def test_ovmf_suffix_file_parses_to_the_embedded_layout() -> None:
+    data = snp("sev-snp-measure-ovmf_AmdSev_suffix-945bb7a.bin").read_bytes()
+    assert ovmf_layout(data) == OVMF_AMDSEV_2023
+    assert ovmf_layout(bytes(1000) + data) == OVMF_AMDSEV_2023
+
+
+@settings(max_examples=150, derandomize=True, deadline=None)
+@given(st.data())
+def test_ovmf_parser_garbage_raises_only_our_error(data: st.DataObject) -> None:
+    real = snp("sev-snp-measure-ovmf_AmdSev_suffix-945bb7a.bin").read_bytes()
+    cut = data.draw(st.integers(min_value=0, max_value=len(real)))
+    flip = data.draw(st.integers(min_value=0, max_value=len(real) - 1))
+    mutated = bytearray(real[cut:] if data.draw(st.booleans()) else real)
+    if mutated and flip < len(mutated):
+        mutated[flip] ^= data.draw(st.integers(min_value=1, max_value=255))
+    try:
+        layout = ovmf_layout(bytes(mutated))
+    except EvidenceMalformed:
+        return
+    assert isinstance(layout.sections, tuple)
 
 
 def test_append_convention_v7() -> None:
