@@ -77,6 +77,11 @@ from ._measure import launch_digest as launch_digest
 from ._measure import match_trusted as match_trusted
 from ._measure import ovmf_layout as ovmf_layout
 from ._merkle import merkle_root as merkle_root
+from ._message import decode_nonce as decode_nonce
+from ._message import generate_snp_message as generate_snp_message
+from ._message import message_nonce as message_nonce
+from ._message import snp_message_fields as snp_message_fields
+from ._message import verify_snp_message as verify_snp_message
 from ._provider import ConfigfsTsmProvider as ConfigfsTsmProvider
 from ._provider import Evidence as Evidence
 from ._provider import SevGuestIoctlProvider as SevGuestIoctlProvider
@@ -146,26 +151,31 @@ __all__ = [
     "VerifierPolicy",
     "build_cert_table",
     "decode_evidence",
+    "decode_nonce",
     "encode_batched_attestation",
     "encode_evidence",
     "fingerprint",
+    "generate_snp_message",
     "kds_chain_url",
     "kds_vcek_url",
     "launch_digest",
     "load_certificates",
     "match_trusted",
     "merkle_root",
+    "message_nonce",
     "ovmf_layout",
     "parse_cert_table",
     "report_data_binding",
     "sign_attestation",
     "sign_batch",
+    "snp_message_fields",
     "vcek_extensions",
     "verify_attestation",
     "verify_batched_attestation",
     "verify_ca_chain",
     "verify_file",
     "verify_snp",
+    "verify_snp_message",
     "verify_with_proof",
     "with_evidence",
 ]

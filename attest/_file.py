@@ -5,7 +5,9 @@ JSON), ``snp-message`` (a HyperBEAM ``snp@1.0`` message as JSON: ``report`` plus
 ``address``), ``snp-evidence`` (``encode_evidence``: CBOR with the raw report and its
 certificates), ``attestation`` and ``batched-attestation``. The answer is one JSON-able dict:
 ``file, kind, valid, id, committers, error`` (+ ``check`` when invalid), and for SNP also
-``hardware, measurement, report_data, chip_id, report_data_checked``.
+``hardware, measurement, report_data, chip_id, report_data_checked`` (+ ``trust, product`` when
+valid). A message file is checked with ``verify_snp_message`` (its nonce, address and
+``local-hashes``); a bare report's REPORT_DATA only against the ``nonce`` argument, if given.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from devices.core import DecodeError, b64_decode, b64u_decode, b64u_encode
+from devices.core import b64u_encode
 
 from ._attestation import (
     BUNDLE_TYPE,
@@ -26,6 +28,7 @@ from ._attestation import (
     verify_batched_attestation,
 )
 from ._errors import AttestError, EvidenceInvalid, EvidenceMalformed, VcekUnavailable
+from ._message import verify_snp_message
 from ._provider import Evidence
 from ._report import REPORT_SIZE, SnpReport
 from ._vcek import CertPool, StaticVcek
@@ -66,35 +69,6 @@ def decode_evidence(data: bytes) -> Evidence:
     return Evidence(raw=raw, certs=certs, kind=kind)
 
 
-def _decode_nonce(text: object) -> bytes:
-    if not isinstance(text, str):
-        raise EvidenceMalformed("message nonce must be text")
-    try:
-        return b64u_decode(text)
-    except DecodeError:
-        try:
-            return b64_decode(text)
-        except DecodeError as exc:
-            raise EvidenceMalformed("message nonce is neither base64url nor base64") from exc
-
-
-def _snp_from_json(obj: dict[str, Any]) -> tuple[str, SnpReport, bytes | None]:
-    """(kind, report, nonce) from a bare report JSON or a HyperBEAM ``snp@1.0`` message."""
-    if "report" not in obj:
-        return "snp-report-json", SnpReport.from_json(obj), None
-    report = SnpReport.from_json(obj["report"])
-    nonce = _decode_nonce(obj.get("nonce")) if "nonce" in obj else None
-    address = obj.get("address")
-    if nonce is not None and isinstance(address, str):
-        try:
-            raw_address = b64u_decode(address)
-        except DecodeError as exc:
-            raise EvidenceMalformed("message address is not base64url") from exc
-        if nonce[:32] != raw_address:
-            raise EvidenceInvalid("report_data", "message nonce does not start with the node address")
-    return "snp-message", report, nonce
-
-
 def _hex_report(text: bytes) -> bytes | None:
     if len(text) != 2 * REPORT_SIZE:
         return None
@@ -104,17 +78,12 @@ def _hex_report(text: bytes) -> bytes | None:
         return None
 
 
-def _local_hashes(data: bytes) -> dict[str, Any] | None:
-    value = json.loads(data).get("local-hashes")
-    return value if isinstance(value, dict) else None
-
-
-def _classify(data: bytes) -> tuple[str, SnpReport | None, bytes | None, CertPool]:
-    """(kind, report, nonce carried by the file, certificates carried by the file)."""
+def _classify(data: bytes) -> tuple[str, SnpReport | None, CertPool, dict[str, Any] | None]:
+    """(kind, report, certificates carried by the file, the message when it is an snp message)."""
     stripped = data.strip()
     raw = data if len(data) == REPORT_SIZE else _hex_report(stripped)
     if raw is not None:
-        return "snp-report", SnpReport.from_bytes(raw), None, CertPool()
+        return "snp-report", SnpReport.from_bytes(raw), CertPool(), None
     if stripped.startswith(b"{"):
         try:
             obj = json.loads(stripped)
@@ -122,14 +91,15 @@ def _classify(data: bytes) -> tuple[str, SnpReport | None, bytes | None, CertPoo
             raise EvidenceMalformed(f"JSON does not parse: {exc}") from exc
         if not isinstance(obj, dict):
             raise EvidenceMalformed("JSON is not an object")
-        kind, report, nonce = _snp_from_json(obj)
-        return kind, report, nonce, CertPool()
+        if "report" in obj:
+            return "snp-message", SnpReport.from_json(obj["report"]), CertPool(), obj
+        return "snp-report-json", SnpReport.from_json(obj), CertPool(), None
     obj = cbor_strict_loads(data)
     if obj.get("type") == EVIDENCE_TYPE:
         evidence = decode_evidence(data)
-        return "snp-evidence", evidence.report, None, CertPool.from_cert_table(evidence.certs)
+        return "snp-evidence", evidence.report, CertPool.from_cert_table(evidence.certs), None
     kinds = {SINGLE_TYPE: "attestation", BUNDLE_TYPE: "batched-attestation"}
-    return kinds.get(str(obj.get("type")), "unknown"), None, None, CertPool()
+    return kinds.get(str(obj.get("type")), "unknown"), None, CertPool(), None
 
 
 def _attestation_fields(report: AttestationReport) -> dict[str, Any]:
@@ -172,7 +142,7 @@ def verify_file(
         data = path.read_bytes()[: MAX_FILE_BYTES + 1]
         if len(data) > MAX_FILE_BYTES:
             raise EvidenceMalformed(f"file larger than {MAX_FILE_BYTES} bytes")
-        kind, report, file_nonce, pool = _classify(data)
+        kind, report, pool, message = _classify(data)
         out["kind"] = kind
         if kind == "attestation":
             out.update(_attestation_fields(verify_attestation(data)))
@@ -191,20 +161,15 @@ def verify_file(
                 "chip_id": report.chip_id.hex(),
             }
         )
-        expected = file_nonce if file_nonce is not None else nonce
-        out["report_data_checked"] = expected is not None
+        out["report_data_checked"] = message is not None or nonce is not None
         pool = pool + CertPool.load(*certs)
         source = StaticVcek(vcek.read_bytes()) if vcek is not None else None
-        local_hashes = _local_hashes(data) if kind == "snp-message" else None
-        result = verify_snp(
-            report,
-            local_hashes=local_hashes,
-            expected_report_data=expected,
-            policy=policy,
-            vcek=source,
-            certs=pool,
-            now=now,
-        )
+        if message is not None:
+            result = verify_snp_message(message, policy=policy, vcek=source, certs=pool, now=now)
+        else:
+            result = verify_snp(
+                report, expected_report_data=nonce, policy=policy, vcek=source, certs=pool, now=now
+            )
         out.update(
             {
                 "valid": True,
