@@ -221,7 +221,7 @@ def vcek_extensions(cert: x509.Certificate) -> VcekExtensions:
 
 
 def verify_vcek(vcek: x509.Certificate, chain: CaChain, now: datetime) -> ec.EllipticCurvePublicKey:
-    """The VCEK must be signed by the chain's ASK, be P-384 and be valid at ``now``.
+    """The VCEK must be signed by the chain's ASK, be P-384, and it, the ASK and the ARK be valid at ``now``.
 
     Raises:
         ChainInvalid: ``check="chain"`` for a bad link or key, ``check="validity"`` when expired.
@@ -230,6 +230,7 @@ def verify_vcek(vcek: x509.Certificate, chain: CaChain, now: datetime) -> ec.Ell
     key = vcek.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP384R1):
         raise ChainInvalid("VCEK key is not ECDSA P-384")
-    if not vcek.not_valid_before_utc <= now <= vcek.not_valid_after_utc:
-        raise ChainInvalid(f"VCEK not valid at {now.isoformat()}", check="validity")
+    for name, cert in (("ARK", chain.ark), ("ASK", chain.ask), ("VCEK", vcek)):
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            raise ChainInvalid(f"{name} not valid at {now.isoformat()}", check="validity")
     return key

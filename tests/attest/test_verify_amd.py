@@ -204,6 +204,12 @@ def test_expired_vcek_is_named() -> None:
     assert info.value.check == "validity"
 
 
+def test_chain_not_yet_valid_is_named() -> None:
+    with pytest.raises(ChainInvalid, match="ARK not valid") as info:
+        _verify_v1(v1_raw(), now=datetime(2019, 1, 1, tzinfo=UTC))
+    assert info.value.check == "validity"
+
+
 def test_policy_checks_on_real_report() -> None:
     with pytest.raises(PolicyRejected) as info:
         _verify_v1(v1_raw(), policy=VerifierPolicy(vmpl=1))
