@@ -99,6 +99,7 @@ from ._vcek import StaticVcek as StaticVcek
 from ._vcek import VcekCache as VcekCache
 from ._vcek import VcekSource as VcekSource
 from ._vcek import build_cert_table as build_cert_table
+from ._vcek import http_fetch as http_fetch
 from ._vcek import kds_chain_url as kds_chain_url
 from ._vcek import kds_vcek_url as kds_vcek_url
 from ._vcek import parse_cert_table as parse_cert_table
@@ -156,6 +157,7 @@ __all__ = [
     "encode_evidence",
     "fingerprint",
     "generate_snp_message",
+    "http_fetch",
     "kds_chain_url",
     "kds_vcek_url",
     "launch_digest",

@@ -217,6 +217,29 @@ class VcekCache:
         return path
 
 
+def http_fetch(url: str, *, timeout_s: float = 10.0, max_bytes: int = 1 << 20) -> bytes:
+    """A blocking GET for ``KdsClient`` (stdlib only); every failure is an ``OSError``.
+
+    Raises:
+        OSError: not http(s), a network error, a non-200 answer or an oversized body.
+    """
+    import urllib.error
+    import urllib.request
+
+    if not url.startswith(("https://", "http://")):
+        raise OSError(f"refusing to fetch non-HTTP URL {url!r}")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # scheme checked above
+            if response.status != 200:
+                raise OSError(f"HTTP {response.status} from {url}")
+            body: bytes = response.read(max_bytes + 1)
+    except urllib.error.URLError as exc:  # URLError is an OSError; HTTPError carries the status
+        raise OSError(f"fetching {url}: {exc}") from exc
+    if len(body) > max_bytes:
+        raise OSError(f"answer from {url} exceeds {max_bytes} bytes")
+    return body
+
+
 class KdsClient:
     """AMD KDS behind an injected ``fetch(url) -> bytes`` (raising ``OSError`` on failure) and a cache."""
 

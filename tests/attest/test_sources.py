@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ctypes
+import http.server
 import os
+import threading
 from typing import TYPE_CHECKING
 
 import pytest
@@ -27,6 +29,7 @@ from attest import (
     VcekUnavailable,
     VerifierPolicy,
     build_cert_table,
+    http_fetch,
     kds_chain_url,
     kds_vcek_url,
     parse_cert_table,
@@ -107,6 +110,41 @@ def test_kds_failures_are_errors(tmp_path: Path) -> None:
         KdsClient(down, VcekCache(tmp_path)).vcek_for(report, Product.MILAN)
     with pytest.raises(VcekUnavailable, match="non-certificate"):
         KdsClient(lambda url: b"<html>rate limited</html>").vcek_for(report, Product.MILAN)
+
+
+def test_http_fetch_against_loopback(tmp_path: Path) -> None:
+    der = snp("virtee-vcek_milan.der").read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/vcek/v1/Milan/"):
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(der)
+            else:
+                self.send_error(429, "rate limited")
+
+        def log_message(self, fmt: str, *args: object) -> None:
+            return
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        report = SnpReport.from_bytes(v1_raw())
+        client = KdsClient(lambda url: http_fetch(url, timeout_s=5), VcekCache(tmp_path), base=base)
+        cert = client.vcek_for(report, Product.MILAN)
+        assert cert is not None
+        assert cert.public_bytes(Encoding.DER) == der
+        with pytest.raises(OSError, match="429"):
+            http_fetch(base + "/other", timeout_s=5)
+        with pytest.raises(OSError, match="non-HTTP"):
+            http_fetch("file:///etc/passwd")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def test_offline_bundle_directory(tmp_path: Path) -> None:
