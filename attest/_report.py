@@ -105,6 +105,12 @@ class SnpReport:
 
     raw: bytes
 
+    def __repr__(self) -> str:
+        return (
+            f"SnpReport(version={self.version}, vmpl={self.vmpl}, policy={self.policy:#x}, "
+            f"chip_id={self.chip_id[:8].hex()}…, measurement={self.measurement[:8].hex()}…)"
+        )
+
     @classmethod
     def from_bytes(cls, raw: bytes) -> SnpReport:
         """Parse and sanity-check a raw report.

@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from ._certs import SIM_MARKER_ORG, fingerprint
-from ._provider import Evidence
+from ._errors import ProviderError
+from ._provider import Evidence, _check_request
 from ._report import REPORT_SIZE, SIGNED_END, Product, Tcb
 from ._verify import SIM_CHIP_MARKER
 
@@ -174,8 +175,9 @@ class SimulatedSnpProvider:
         self.host_data = host_data
 
     def get_report(self, report_data: bytes, vmpl: int = 1) -> Evidence:
-        if len(report_data) != 64 or len(self.measurement) != 48 or len(self.host_data) != 32:
-            raise ValueError("report_data is 64 bytes, measurement 48, host_data 32")
+        _check_request(report_data, vmpl)
+        if len(self.measurement) != 48 or len(self.host_data) != 32:
+            raise ProviderError("simulated measurement must be 48 bytes and host_data 32")
         tcb = encode_tcb(self.chain.tcb, self.chain.product)
         buf = bytearray(REPORT_SIZE)
         buf[0x000:0x004] = (2).to_bytes(4, "little")

@@ -12,6 +12,7 @@ from attest import (
     EvidenceInvalid,
     PolicyRejected,
     Product,
+    ProviderError,
     SimulatedChain,
     SimulatedSnpProvider,
     StaticVcek,
@@ -157,3 +158,13 @@ def test_turin_simulated_chain_uses_turin_layout(sim_turin: SimulatedChain) -> N
 def test_sim_chain_requires_32_byte_suffix() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         SimulatedChain.generate(chip_suffix=b"short")
+
+
+def test_simulated_provider_checks_its_inputs(sim_chain: SimulatedChain) -> None:
+    with pytest.raises(ProviderError, match="64 bytes"):
+        SimulatedSnpProvider(sim_chain).get_report(b"short")
+    with pytest.raises(ProviderError, match="48 bytes"):
+        SimulatedSnpProvider(sim_chain, measurement=b"x").get_report(DATA)
+    report = SimulatedSnpProvider(sim_chain).get_report(DATA).report
+    assert "SnpReport(version=2, vmpl=1" in repr(report)
+    assert len(repr(report)) < 200
