@@ -1,0 +1,122 @@
+"""The node's single doorway to the AO-Core codecs of ``devices.core``.
+
+Every call the node makes into the codec layer goes through one function here, so that the
+request decoder, the reply encoder, typed-value decoding, verification, signing and hashpaths each
+have exactly one call site. Where ``devices.core`` does not (yet) export a codec function, the
+function below says so: typed values and ``ao-types`` fall back to a small local decoder of the
+scalar types; signing, verification and hashpaths report that they are unavailable (``None`` /
+``False``) instead of inventing a value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+import devices.core as core
+from devices.core import Atom, DecodeError, Message, Value
+
+_SF_INTEGER = re.compile(rb"-?[0-9]{1,15}")
+_SF_DECIMAL = re.compile(rb"-?[0-9]{1,12}\.[0-9]{1,3}")
+_FLOAT = re.compile(rb"-?[0-9]+\.[0-9]+(e[+-]?[0-9]+)?")
+_TOKEN = re.compile(rb"[A-Za-z*][A-Za-z0-9:/!#$%&'*+\-.^_`|~]*")
+
+
+def _core(name: str) -> Any:
+    return getattr(core, name, None)
+
+
+def decode_value(type_name: str, raw: bytes) -> Value:
+    """Decode ``raw`` as a value of AO type ``type_name`` (``integer``, ``float``, ``atom``, ...).
+
+    Raises:
+        DecodeError: an unknown type, or ``raw`` is not a value of that type.
+    """
+    real = _core("decode_value")
+    if real is not None:
+        value: Value = real(type_name, raw)
+        return value
+    return _local_decode_value(type_name, raw)
+
+
+def _local_decode_value(type_name: str, raw: bytes) -> Value:
+    text = raw.strip()
+    if type_name == "integer":
+        if _SF_INTEGER.fullmatch(text):
+            return int(text)
+        raise DecodeError(f"not an integer: {raw[:40]!r}")
+    if type_name == "float":
+        if _FLOAT.fullmatch(text.lower()) or _SF_DECIMAL.fullmatch(text):
+            return float(text)
+        raise DecodeError(f"not a float (a decimal point is required): {raw[:40]!r}")
+    if type_name == "atom":
+        if len(text) >= 2 and text[:1] == b'"' and text[-1:] == b'"':
+            text = text[1:-1]
+        elif not _TOKEN.fullmatch(text):
+            raise DecodeError(f"not an atom: {raw[:40]!r}")
+        name = text.decode("utf-8", "replace")
+        return {"true": True, "false": False}.get(name, Atom(name))
+    raise DecodeError(f"unexpected type {type_name!r}")
+
+
+def decode_ao_types(raw: bytes) -> dict[str, str]:
+    """Parse an ``ao-types`` dictionary (``n="integer", list=list``) into key → type name.
+
+    Raises:
+        DecodeError: a member is not ``key=type``.
+    """
+    real = _core("decode_ao_types")
+    if real is not None:
+        parsed: Mapping[str, Any] = real(raw)
+        return {str(k): (v.decode() if isinstance(v, bytes) else str(v)) for k, v in parsed.items()}
+    out: dict[str, str] = {}
+    for member in raw.split(b","):
+        member = member.strip()
+        if not member:
+            continue
+        key, eq, value = member.partition(b"=")
+        if not eq or not key:
+            raise DecodeError(f"ao-types member is not key=type: {member[:40]!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[:1] == b'"' and value[-1:] == b'"':
+            value = value[1:-1]
+        out[unquote_to_bytes(key.strip()).decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+    return out
+
+
+def hashpath(base: Value, req: Message) -> str | None:
+    """The hashpath linking a result to ``(base, req)``; ``None`` while the codecs lack it."""
+    real = _core("hashpath")
+    if real is None:
+        return None
+    try:
+        result: str = real(base, req)
+    except core.CoreError:
+        return None
+    return result
+
+
+def message_ids(msg: Message) -> list[str]:
+    """Every id the message is known by (unsigned id first, then signed/committed ids)."""
+    real = _core("message_id")
+    if real is None:
+        return []
+    ids: list[str] = []
+    for mode in ("none", "all"):
+        try:
+            ident = real(msg, mode)
+        except core.CoreError:
+            continue
+        if isinstance(ident, str) and ident not in ids:
+            ids.append(ident)
+    commitments = msg.get_message("commitments")
+    if commitments is not None:
+        ids.extend(k for k in commitments if k not in ids)
+    return ids
+
+
+def signing_available() -> bool:
+    """True once the codec layer can commit and verify messages."""
+    return _core("commit") is not None and _core("verify") is not None
