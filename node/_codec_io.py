@@ -120,3 +120,132 @@ def message_ids(msg: Message) -> list[str]:
 def signing_available() -> bool:
     """True once the codec layer can commit and verify messages."""
     return _core("commit") is not None and _core("verify") is not None
+
+
+# -- request decoding, verification, reply signing and encoding ----------------------------------
+
+Headers = tuple[tuple[str, str], ...]
+
+
+def decode_request(codec: str, headers: Headers, body: bytes) -> Message:
+    """The request message of an HTTP request whose body is in ``codec``.
+
+    Raises:
+        CoreError: the body or signature headers are malformed (the edge answers 400).
+        Unsupported: no decoder for ``codec`` is available on this node.
+    """
+    if codec == "httpsig@1.0":
+        real = _core("httpsig_decode")
+        if real is not None:
+            msg: Message = real(headers, body)
+            return msg
+        fields: dict[str, Any] = {name: value.encode("latin-1") for name, value in headers}
+        if body:
+            fields["body"] = body
+        return Message(fields)
+    if codec == "json@1.0":
+        real = _core("json_decode")
+        if real is not None:
+            decoded: Message = real(body)
+            return decoded
+        raise Unsupported("json@1.0 request bodies are not supported by this node yet")
+    if codec == "ans104@1.0":
+        real = _core("ans104_decode") or _core("ans104_to_message")
+        if real is not None:
+            item: Message = real(body)
+            return item
+        raise Unsupported("ans104@1.0 request bodies are not supported by this node yet")
+    raise Unsupported(f"unknown request codec {codec!r}")
+
+
+class Unsupported(core.CoreError):
+    """The node has no codec for this (415)."""
+
+    status_hint = 415
+
+
+def verify_request(msg: Message) -> tuple[str, ...]:
+    """Verify every commitment of a request; return the verified signers' addresses.
+
+    A message without commitments is unsigned (``()``). While the codec layer cannot verify,
+    signature-shaped data is never trusted: the request counts as unsigned.
+
+    Raises:
+        SignatureInvalid: a commitment does not verify (the reason names it).
+    """
+    commitments = msg.get_message("commitments")
+    real = _core("verify")
+    if commitments is None or real is None:
+        return ()
+    report = real(msg)
+    if not getattr(report, "valid", False):
+        failing = getattr(report, "failed", None) or getattr(report, "reason", None) or "a commitment"
+        raise core.SignatureInvalid(f"commitment does not verify: {failing}")
+    committers = getattr(report, "committers", ())
+    return tuple(str(c) for c in committers)
+
+
+def only_committed(msg: Message) -> Message:
+    """The message restricted to its committed keys, when the codec layer can tell (spec D22)."""
+    real = _core("with_only_committed")
+    if real is None:
+        return msg
+    restricted: Message = real(msg)
+    return restricted
+
+
+def sign_reply(msg: Message, wallet: core.RsaWallet, hashpath: str | None) -> Message:
+    """``msg`` committed by the node wallet with ``tag = hashpath``; unchanged (unsigned) while the
+    codec layer has no ``commit``."""
+    real = _core("commit")
+    if real is None:
+        return msg
+    signed: Message = real(msg, wallet, tag=hashpath) if hashpath else real(msg, wallet)
+    return signed
+
+
+def encode_reply(msg: Message, codec: str, *, bundle: bool) -> tuple[list[tuple[str, str]], bytes]:
+    """Headers and body of a reply in ``codec`` (``httpsig@1.0`` or ``json@1.0``)."""
+    if codec == "json@1.0":
+        real = _core("json_encode")
+        body = real(msg) if real is not None else _json_bytes(msg)
+        return [("codec-device", "json@1.0"), ("content-type", "application/json")], body
+    real = _core("httpsig_encode")
+    if real is not None:
+        parts = real(msg, bundle=bundle)
+        return [(str(k), str(v)) for k, v in parts.headers], bytes(parts.body)
+    # Without the httpsig codec: a bare value goes out as the raw body, anything else as JSON.
+    body_value = msg.get("body")
+    if msg.get("ao-result") == b"body" and isinstance(body_value, bytes):
+        return [("ao-result", "body")], body_value
+    return [("content-type", "application/json")], _json_bytes(msg)
+
+
+def _jsonable(value: Value) -> Any:
+    if isinstance(value, Message):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"$b64": core.b64_encode(value)}
+    if isinstance(value, Atom):
+        return value.name
+    if isinstance(value, core.Link):
+        return {"$link": value.id}
+    return value
+
+
+def _json_bytes(msg: Message) -> bytes:
+    import json
+
+    return json.dumps(_jsonable(msg), separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+def json_body(value: Mapping[str, Any]) -> bytes:
+    """A plain JSON object as bytes (error bodies)."""
+    import json
+
+    return json.dumps(dict(value), separators=(",", ":")).encode("utf-8")

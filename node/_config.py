@@ -27,6 +27,8 @@ class HttpConfig:
     port: int = 8734  # 0 = an ephemeral port, reported when bound
     graceful_timeout_s: float = 5.0
     default_req: str = "/~meta@1.0/info"  # where a bare GET / is redirected
+    sign_responses: bool = True  # commit every reply with the node wallet (once the codecs can)
+    read_timeout_s: float = 60.0  # a connection idle this long while a request is incomplete is closed
 
 
 @dataclass(frozen=True)
