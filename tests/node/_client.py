@@ -37,12 +37,18 @@ async def request(
             if body:
                 data += conn.send(h11.Data(data=body))
             data += conn.send(h11.EndOfMessage())
-            await stream.send_all(data)
+            try:
+                await stream.send_all(data)
+            except trio.BrokenResourceError:
+                pass  # the server answered early (e.g. 413) and closed; read its answer
             resp = Response(0)
             while True:
                 event = conn.next_event()
                 if event is h11.NEED_DATA:
-                    chunk = await stream.receive_some(65536)
+                    try:
+                        chunk = await stream.receive_some(65536)
+                    except trio.BrokenResourceError:
+                        chunk = b""
                     conn.receive_data(chunk)
                     if not chunk:
                         break
