@@ -50,7 +50,7 @@ _values = st.recursive(
 )
 
 
-@settings(max_examples=200, derandomize=True)
+@settings(max_examples=60, derandomize=True)
 @given(st.dictionaries(st.text(max_size=8), _values, max_size=6))
 def test_serial_property(data: dict[str, object]) -> None:
     msg = Message(data)
