@@ -11,12 +11,14 @@ scalar types; signing, verification and hashpaths report that they are unavailab
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 import devices.core as core
 from devices.core import Atom, DecodeError, Message, Value
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 _SF_INTEGER = re.compile(rb"-?[0-9]{1,15}")
 _SF_DECIMAL = re.compile(rb"-?[0-9]{1,12}\.[0-9]{1,3}")

@@ -86,7 +86,7 @@ class NodeConfig:
 
     def public(self) -> dict[str, Any]:
         """The non-secret effective configuration (paths to key material are left out)."""
-        out = _to_plain(self)
+        out: dict[str, Any] = _to_plain(self)
         out.pop("wallet_path", None)
         out.pop("data_dir", None)
         out["store"].pop("path", None)

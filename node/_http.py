@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 import trio
 
@@ -21,8 +21,10 @@ from devices._errors import DeviceError
 from devices.core import CoreError, Message, Value, is_private
 from node import _codec_io
 from node._errors import BodyTooLarge, HeadersTooLarge, NodeError, RequestError, SignatureRejected
-from node._node import Node
 from node._resolve import canonical_id
+
+if TYPE_CHECKING:
+    from node._node import Node
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,8 @@ class HttpApp:
             status, headers, body = self._error(exc.status_hint, exc.reason)
         except Exception:  # task boundary: one request; logged, never shown
             ref = secrets.token_hex(6)
-            log.exception("internal error serving %s %s (ref %s)", scope.get("method"), scope.get("path"), ref)
+            log.exception("internal error serving %s %s (ref %s)", scope.get("method"),
+                          scope.get("path"), ref)
             status, headers, body = self._error(500, f"internal error (ref {ref})")
         request_headers = dict(scope.get("headers") or [])
         allow = request_headers.get(b"access-control-request-headers", b"*").decode("latin-1")

@@ -18,7 +18,7 @@ unchanged). Rules, in the order they apply:
    ``ao-types`` key applied. ``N.key`` applies to element ``N`` only (0 is the base); a one-dot key
    whose prefix is not an integer stays global (spec §11 D16).
 7. If the first element is not an ID, ``As`` or ``Resolve``, an empty base message is prepended.
-   Each map element gets ``globals ∪ scoped`` under its own keys (inline wins). An ``As`` whose path
+   Each map element gets ``globals | scoped`` under its own keys (inline wins). An ``As`` whose path
    is an ID gets nothing; one with an empty path loses ``path`` and gets the globals; others get
    the globals. IDs and ``Resolve`` elements are kept as they are.
 """
@@ -26,13 +26,15 @@ unchanged). Rules, in the order they apply:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeAlias, final
+from typing import TYPE_CHECKING, TypeAlias, final
 
 from devices.core import DecodeError, Message, Value
 from node._codec_io import decode_ao_types, decode_value
 from node._errors import PathError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 @final

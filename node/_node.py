@@ -8,18 +8,21 @@ from messages). ``Node.handle(singleton)`` parses a request singleton and resolv
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 from devices import message, meta
-from devices._base import Device, PublishFn
 from devices._registry import Registry
 from devices.core import Message, RsaWallet, freeze
-from node._config import NodeConfig
 from node._errors import ConfigError
 from node._hyperpath import PathLimits, parse
 from node._resolve import Outcome, Resolver
 from node._store import LmdbStore
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
+    from devices._base import Device, PublishFn
+    from node._config import NodeConfig
 
 log = logging.getLogger(__name__)
 

@@ -27,16 +27,19 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 from devices._base import Context, PublishFn, Store
 from devices._errors import BadRequest, DeviceError, NotFound
-from devices._registry import Registry
 from devices.core import CoreError, Message, RsaWallet, Value, b64u_decode, b64u_encode
 from node import _codec_io
-from node._hyperpath import As, Element, Resolve, is_id
+from node._hyperpath import Element, Resolve, is_id
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from devices._registry import Registry
 
 DEFAULT_DEVICE = "message@1.0"
 _depth: contextvars.ContextVar[int] = contextvars.ContextVar("resolve_depth", default=0)

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, cast, final
 
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
-from devices._base import Device
-from node._config import NodeConfig
 from node._http import HttpApp
 from node._node import Node
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterable, Mapping
+
+    from devices._base import Device
+    from node._config import NodeConfig
+
+if TYPE_CHECKING:
+    # trio-typing's stubs (installed with libp2p) shadow trio's own annotations for mypy and do
+    # not know ``trio.TaskStatus``; they export the same generic.
+    from trio_typing import TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +66,7 @@ async def run_node(
     shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
     extra_devices: Iterable[Device] = (),
     services: Mapping[str, Any] | None = None,
-    task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
+    task_status: TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Open the node (data dir, wallet, store, devices) and serve HTTP until shut down.
 
@@ -77,12 +85,12 @@ async def run_node(
     """
     node = Node.open(config, extra_devices=extra_devices, services=services)
     try:
-        app = HttpApp(node)
+        app: Any = cast("Any", HttpApp(node))
+        hc = _hypercorn_config(config)
         trigger = shutdown_trigger or trio.sleep_forever
         async with trio.open_nursery() as nursery:
             binds: list[str] = await nursery.start(
-                lambda task_status: serve(app, _hypercorn_config(config), shutdown_trigger=trigger,
-                                          task_status=task_status)
+                lambda task_status: serve(app, hc, shutdown_trigger=trigger, task_status=task_status)
             )
             url = binds[0]
             port = int(url.rsplit(":", 1)[1])

@@ -19,16 +19,19 @@ thread (``trio.to_thread.run_sync``). One ``LmdbStore`` per directory per proces
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 import lmdb
 
-from devices.core import Message
 from node._errors import StoreError
 from node._serial import decode_message, encode_message
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from devices.core import Message
 
 _MAX_KEY = 511
 
@@ -114,7 +117,7 @@ class Index:
     def _forward(cur: Any, pre: bytes, first: bytes | None) -> Iterator[tuple[bytes, bytes]]:
         pos = first if first is not None and first > pre else pre
         found = cur.set_range(pos) if pos else cur.first()
-        return cur.iternext() if found else iter(())  # type: ignore[no-any-return]
+        return cur.iternext() if found else iter(())
 
     @staticmethod
     def _backward(cur: Any, pre: bytes, first: bytes | None) -> Iterator[tuple[bytes, bytes]]:
@@ -127,7 +130,7 @@ class Index:
             found = True if inclusive and key == bound else cur.prev()
         else:
             found = cur.last()
-        return cur.iterprev() if found else iter(())  # type: ignore[no-any-return]
+        return cur.iterprev() if found else iter(())
 
     def count(self) -> int:
         with _mapped(), self._store._env.begin(db=self._db) as txn:

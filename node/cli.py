@@ -18,15 +18,17 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from node._config import load_config
 from node._errors import NodeError
 from node._server import Running, run_node, wait_for_signals
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 log = logging.getLogger("hyperpeer")
 
@@ -91,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except NodeError as exc:
-        log.error("%s", exc.reason)
+        log.exception("%s", exc.reason)
         return 2
     except KeyboardInterrupt:
         return 130

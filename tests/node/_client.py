@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,10 +23,10 @@ class Response:
 
 async def request(
     port: int, method: str, target: str | bytes, *, headers: list[tuple[str, str | bytes]] | None = None,
-    body: bytes = b"", timeout: float = 10.0,
+    body: bytes = b"", limit_s: float = 10.0,
 ) -> Response:
-    """Send one request to 127.0.0.1:port and read the whole response (bounded by ``timeout``)."""
-    with trio.fail_after(timeout):
+    """Send one request to 127.0.0.1:port and read the whole response (bounded by ``limit_s``)."""
+    with trio.fail_after(limit_s):
         stream = await trio.open_tcp_stream("127.0.0.1", port)
         async with stream:
             conn = h11.Connection(h11.CLIENT)
@@ -37,10 +38,9 @@ async def request(
             if body:
                 data += conn.send(h11.Data(data=body))
             data += conn.send(h11.EndOfMessage())
-            try:
+            # The server may answer early (e.g. 413) and close; then read its answer.
+            with contextlib.suppress(trio.BrokenResourceError):
                 await stream.send_all(data)
-            except trio.BrokenResourceError:
-                pass  # the server answered early (e.g. 413) and closed; read its answer
             resp = Response(0)
             while True:
                 event = conn.next_event()
@@ -63,9 +63,9 @@ async def request(
             return resp
 
 
-async def raw_exchange(port: int, data: bytes, timeout: float = 10.0) -> bytes:
+async def raw_exchange(port: int, data: bytes, limit_s: float = 10.0) -> bytes:
     """Send raw bytes and read until the server closes or a full response head+body arrives."""
-    with trio.fail_after(timeout):
+    with trio.fail_after(limit_s):
         stream = await trio.open_tcp_stream("127.0.0.1", port)
         async with stream:
             await stream.send_all(data)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import trio
 
-from node._server import Running
 from tests.node._client import raw_exchange, request
+
+if TYPE_CHECKING:
+    from node._server import Running
 
 ID = "zbGOOLXUuKbhwKXXW0sH7-lN1j0UjfYnSa1SSRcaj3I"
 
@@ -22,41 +26,36 @@ async def expect(node: Running, method: str, target: str | bytes, status: int | 
 
 
 def _cases() -> list[tuple[str, int, str]]:
-    cases: list[tuple[str, int, str]] = []
-    for bad in ("%", "%z", "%zz", "%g0", "%0g", "%%", "%-1", "%+1", "%_1", "%2"):
-        for prefix in ("/a", "/~message@1.0&k=", "/a/b&k=v", "/a?", "/a?k="):
-            cases.append((prefix + bad, 400, "malformed percent escape"))
-    for junk in ("%80", "%ff", "%c3%28", "%e2%82", "%f0%28%8c%bc", "%c0%af", "%ed%a0%80", "%fe%fe"):
-        for prefix in ("/", "/a&k=", "/a?q="):
-            cases.append((prefix + junk, 400, "not UTF-8"))
-    for n in (513, 600, 1000, 4096, 10000):
-        cases.append(("/" + "s" * n, 400, "segment too long"))
-        cases.append(("/a&k=" + "v" * n, 400, "segment too long"))
-    cases.append(("/" + "x" * 20000, 400, "path too long"))
-    for depth in range(5, 15):
-        cases.append(("/" + "(" * depth + "a" + ")" * depth, 400, "nested deeper"))
-    cases.append(("/" + "/".join(["s"] * 70), 400, "too many segments"))
-    for typ in ("int", "binary", "string", "bogus", "resolvex", "x%20y"):
-        cases.append((f"/a&n+{typ}=7", 400, "unexpected type"))
-    for typ, val in (("integer", "abc"), ("integer", "1.5"), ("float", "1"), ("float", "x"),
-                     ("atom", "a%20b%20c"), ("integer", "")):
-        cases.append((f"/~message@1.0&n+{typ}={val}/n", 400, "key n+"))
-        cases.append((f"/a?n+{typ}={val}", 400, "key n "))
-    for sub in ("/a&k=(x)", "/a&k+resolve=x", "/a?k+resolve=/x"):
-        cases.append((sub, 400, "sub-resolution"))
-    for name in ("nosuch@1.0", "x@2", "wasm-64@9.9", "Process@1.0", "a", "~", "dev@", "@"):
-        cases.append((f"/~{name}/k", 404, "device not found"))
-        cases.append((f"/~message@1.0&a=1/a~{name}", 404, "device not found"))
-    for key in ("missing", "Other", "priv", "private", "priv_wallet", "x" * 40):
-        cases.append((f"/~message@1.0&a=1/{key}", 404, "key not found"))
-    for ident in (ID, "a" * 43, "!" * 43, "0x" + "z" * 40, "0x" + "1" * 40):
-        cases.append((f"/{ident}/k", 404, "message not found"))
-    for i in range(30):
-        cases.append((f"/~gen-{i}@{i}.0&k=v/k", 404, f"gen-{i}@{i}.0"))
-    for i in range(30):
-        cases.append((f"/~message@1.0&k{i}=v/k{i + 1}", 404, f"k{i + 1}"))
-    cases.append(("/?a=b", 400, "empty path"))
-    cases.append(("/~message@1.0&a=1/a/b", 400, "cannot apply"))
+    pct = ("%", "%z", "%zz", "%g0", "%0g", "%%", "%-1", "%+1", "%_1", "%2")
+    utf8 = ("%80", "%ff", "%c3%28", "%e2%82", "%f0%28%8c%bc", "%c0%af", "%ed%a0%80", "%fe%fe")
+    typed = (("integer", "abc"), ("integer", "1.5"), ("float", "1"), ("float", "x"),
+             ("atom", "a%20b%20c"), ("integer", ""))
+    devices = ("nosuch@1.0", "x@2", "wasm-64@9.9", "Process@1.0", "a", "~", "dev@", "@")
+    cases: list[tuple[str, int, str]] = [
+        *((pre + bad, 400, "malformed percent escape") for bad in pct
+          for pre in ("/a", "/~message@1.0&k=", "/a/b&k=v", "/a?", "/a?k=")),
+        *((pre + junk, 400, "not UTF-8") for junk in utf8 for pre in ("/", "/a&k=", "/a?q=")),
+        *(("/" + "s" * n, 400, "segment too long") for n in (513, 600, 1000, 4096, 10000)),
+        *(("/a&k=" + "v" * n, 400, "segment too long") for n in (513, 600, 1000, 4096, 10000)),
+        ("/" + "x" * 20000, 400, "path too long"),
+        *(("/" + "(" * d + "a" + ")" * d, 400, "nested deeper") for d in range(5, 15)),
+        ("/" + "/".join(["s"] * 70), 400, "too many segments"),
+        *((f"/a&n+{t}=7", 400, "unexpected type")
+          for t in ("int", "binary", "string", "bogus", "resolvex", "x%20y")),
+        *((f"/~message@1.0&n+{t}={v}/n", 400, "key n+") for t, v in typed),
+        *((f"/a?n+{t}={v}", 400, "key n ") for t, v in typed),
+        *((sub, 400, "sub-resolution") for sub in ("/a&k=(x)", "/a&k+resolve=x", "/a?k+resolve=/x")),
+        *((f"/~{name}/k", 404, "device not found") for name in devices),
+        *((f"/~message@1.0&a=1/a~{name}", 404, "device not found") for name in devices),
+        *((f"/~message@1.0&a=1/{key}", 404, "key not found")
+          for key in ("missing", "Other", "priv", "private", "priv_wallet", "x" * 40)),
+        *((f"/{ident}/k", 404, "message not found")
+          for ident in (ID, "a" * 43, "!" * 43, "0x" + "z" * 40, "0x" + "1" * 40)),
+        *((f"/~gen-{i}@{i}.0&k=v/k", 404, f"gen-{i}@{i}.0") for i in range(30)),
+        *((f"/~message@1.0&k{i}=v/k{i + 1}", 404, f"k{i + 1}") for i in range(30)),
+        ("/?a=b", 400, "empty path"),
+        ("/~message@1.0&a=1/a/b", 400, "cannot apply"),
+    ]
     return cases
 
 

@@ -25,8 +25,11 @@ def test_json_and_overrides(tmp_path: Path) -> None:
     f.write_text(json.dumps({"http": {"port": 9000}, "trust": {"attesters": ["a", "b"], "k": 2},
                              "p2p": {"bootstrap": ["/ip4/127.0.0.1/tcp/1"]}}))
     c = load_config(f, {"http.port": 0, "limits.max-body-bytes": "10", "trust.require_hardware": "true"})
-    assert c.http.port == 0 and c.limits.max_body_bytes == 10
-    assert c.trust.attesters == ("a", "b") and c.trust.k == 2 and c.trust.require_hardware
+    assert c.http.port == 0
+    assert c.limits.max_body_bytes == 10
+    assert c.trust.attesters == ("a", "b")
+    assert c.trust.k == 2
+    assert c.trust.require_hardware
     assert c.p2p.bootstrap == ("/ip4/127.0.0.1/tcp/1",)
 
 
@@ -57,5 +60,7 @@ def test_missing_file() -> None:
 
 def test_public_hides_paths() -> None:
     pub = load_config(None, {"wallet_path": "/secret/w.json", "store.path": "/secret/s"}).public()
-    assert "wallet_path" not in pub and "data_dir" not in pub and "path" not in pub["store"]
+    assert "wallet_path" not in pub
+    assert "data_dir" not in pub
+    assert "path" not in pub["store"]
     assert "/secret" not in json.dumps(pub)

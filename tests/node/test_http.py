@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import trio
 
-from node._server import Running
 from tests.node._client import request
+
+if TYPE_CHECKING:
+    from node._server import Running
 
 
 async def test_hello_world(node: Running) -> None:
@@ -28,13 +32,16 @@ async def test_meta_info_json(node: Running) -> None:
     assert info["address"] == node.node.wallet.address
     assert info["operator"] == node.node.wallet.address
     assert info["devices"] == ["message@1.0", "meta@1.0"]
-    assert "wallet_path" not in info and info["http"]["port"] == 0
+    assert "wallet_path" not in info
+    assert info["http"]["port"] == 0
     assert resp.headers["content-type"] == "application/json"
 
 
 async def test_options_and_redirect(node: Running) -> None:
     resp = await request(node.port, "OPTIONS", "/anything")
-    assert resp.status == 204 and resp.body == b""
+    assert resp.status == 204
+    assert resp.body == b""
     resp = await request(node.port, "GET", "/")
-    assert resp.status == 302 and resp.headers["location"] == "/~meta@1.0/info"
+    assert resp.status == 302
+    assert resp.headers["location"] == "/~meta@1.0/info"
     assert trio.current_time() >= 0

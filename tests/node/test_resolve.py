@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -16,6 +16,9 @@ from node._hyperpath import parse
 from node._node import Node
 from node._resolve import Resolver, canonical_id
 from node._store import LmdbStore
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ID = "zbGOOLXUuKbhwKXXW0sH7-lN1j0UjfYnSa1SSRcaj3I"
 
@@ -66,7 +69,7 @@ async def test_deep_set_and_explicit(app: Node) -> None:
 
 
 async def test_unknown_device_names_it(app: Node) -> None:
-    with pytest.raises(DeviceNotFound, match="nosuch@9.9"):
+    with pytest.raises(DeviceNotFound, match=r"nosuch@9\.9"):
         await run(app, "/~nosuch@9.9/x")
     with pytest.raises(NotFound):
         await run(app, f"/~message@1.0&device={ID}/x")
@@ -123,7 +126,8 @@ async def test_depth_bound(tmp_path: Path, wallet_jwk: dict[str, str]) -> None:
 
 async def test_meta_info_and_post(app: Node) -> None:
     info = await run(app, "/~meta@1.0/info")
-    assert isinstance(info, Message) and info["address"] == app.wallet.address.encode()
+    assert isinstance(info, Message)
+    assert info["address"] == app.wallet.address.encode()
     assert await run(app, "/~meta@1.0/info/address") == app.wallet.address.encode()
     assert await run(app, "/~meta@1.0/build/node") == b"hyperpeer"
     with pytest.raises(Unauthorized):
@@ -140,13 +144,15 @@ async def test_meta_info_and_post(app: Node) -> None:
 
 async def test_hashpath_absent_until_codecs(app: Node) -> None:
     outcome = await app.handle(Message(path="/~message@1.0&a=1/set&b=2"))
-    assert isinstance(outcome.value, Message) and outcome.value.get("b") == b"2"
+    assert isinstance(outcome.value, Message)
+    assert outcome.value.get("b") == b"2"
     from node import _codec_io
 
     if _codec_io.hashpath(Message(), Message(path="x")) is None:
         assert outcome.hashpath is None
     else:
-        assert outcome.hashpath and outcome.value["priv"]["hashpath"] == outcome.hashpath.encode()
+        assert outcome.hashpath
+        assert outcome.value["priv"]["hashpath"] == outcome.hashpath.encode()
 
 
 async def test_atom_flag_values(app: Node) -> None:
