@@ -157,76 +157,99 @@ class HttpApp:
         if raw_path == b"/" and not query and method in ("GET", "HEAD"):
             return 302, [("location", self.node.config.http.default_req)], b""
         target = raw_path + (b"?" + query if query else b"")
-        singleton, signers = self._singleton(method, target, headers, body)
-        codec = reply_codec(singleton)
+        codec = self._request_codec(headers)
         if method == "POST" and raw_path == b"/" and not query:
-            return await self._upload(singleton, signers, body, headers, codec)
-        raw_item = self._raw_read(singleton, raw_path, query, codec)
+            return await self._upload(codec, headers, body)
+        singleton = self._singleton(codec, method, target, headers, body)
+        negotiation = Message({**{k: v.encode("latin-1") for k, v in headers.items()}, **singleton})
+        reply_with = reply_codec(negotiation)
+        raw_item = self._raw_read(raw_path, query, reply_with)
         if raw_item is not None:
             return 200, [("content-type", "application/ans104"), ("codec-device", "ans104@1.0")], raw_item
         outcome = await self.node.handle(singleton)
-        return self._reply(outcome.value, outcome.hashpath, codec, singleton)
+        return await self._reply(outcome.value, outcome.hashpath, reply_with, negotiation)
 
-    def _singleton(self, method: str, target: bytes, headers: dict[str, str],
-                   body: bytes) -> tuple[Message, tuple[str, ...]]:
+    @staticmethod
+    def _request_codec(headers: dict[str, str]) -> str:
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        codec = headers.get("codec-device", "").strip().lower() or (
+        return headers.get("codec-device", "").strip().lower() or (
             "ans104@1.0" if content_type == "application/ans104" else "httpsig@1.0")
-        pairs = tuple((k, v) for k, v in headers.items() if k != "content-length")
-        msg = _codec_io.decode_request(codec, pairs, body)
+
+    def _verified(self, msg: Message) -> tuple[Message, tuple[str, ...]]:
+        """Verify every commitment (spec §11 D1); a signed message keeps only its committed keys."""
         try:
             signers = _codec_io.verify_request(msg)
         except CoreError as exc:
             if self.node.config.bad_signatures == "reject":
                 raise SignatureRejected(exc.reason) from exc
-            msg, signers = msg.without("commitments"), ()
-        if signers:
-            msg = _codec_io.only_committed(msg)
+            return msg.without("commitments"), ()
+        return (_codec_io.only_committed(msg) if signers else msg), signers
+
+    def _singleton(self, codec: str, method: str, target: bytes, headers: dict[str, str],
+                   body: bytes) -> Message:
+        pairs = tuple((k, v) for k, v in headers.items() if k != "content-length")
+        msg, signers = self._verified(_codec_io.decode_request(codec, pairs, body))
         fields: dict[str, Any] = {k: v for k, v in msg.items() if not is_private(k)}
         if codec == "ans104@1.0":
-            for key in ("accept", "accept-bundle", "require-codec", "accept-codec"):
+            for key in ("accept", "accept-bundle"):
                 if key in headers and key not in fields:
                     fields[key] = headers[key].encode("latin-1")
         own_path = msg.get("path") if codec != "ans104@1.0" else None
         fields["path"] = own_path if isinstance(own_path, bytes) and own_path else target
         fields["method"] = method.encode("ascii", "replace")
         fields["priv"] = Message(committers=[s.encode("utf-8") for s in signers])
-        return Message(fields), signers
+        return Message(fields)
 
-    def _raw_read(self, singleton: Message, raw_path: bytes, query: bytes, codec: str) -> bytes | None:
+    def _raw_read(self, raw_path: bytes, query: bytes, codec: str) -> bytes | None:
         """``GET /{id}`` of an uploaded item answers its exact bytes (unless JSON is asked for)."""
         if query or codec == "json@1.0" or raw_path.count(b"/") != 1:
             return None
         ident = canonical_id(raw_path[1:].decode("utf-8", "replace"))
         return None if ident is None else self.node.store.read_raw(ident)
 
-    async def _upload(self, singleton: Message, signers: tuple[str, ...], raw: bytes,
-                      headers: dict[str, str], codec: str) -> tuple[int, list[tuple[str, str]], bytes]:
-        if not signers:
-            raise RequestError("uploads must be signed (no verified commitment on the request)")
-        msg = singleton.without("path", "method", "priv")
-        ids = _codec_io.message_ids(msg)
-        if not ids:
-            raise RequestError("cannot compute an id for the uploaded message")
-        is_item = headers.get("content-type", "").startswith("application/ans104")
+    async def _upload(self, codec: str, headers: dict[str, str],
+                      raw: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        """``POST /``: store a signed ANS-104 item (byte-exact) or a signed message, durably."""
         store = self.node.store
+        msg: Message | None
+        if codec == "ans104@1.0":
+            item = _codec_io.parse_item(raw)
+            try:
+                msg = _codec_io.decode_request(codec, (), raw)
+            except _codec_io.Unsupported:
+                msg = None
+            ids = [item.id]
 
-        def write() -> None:
-            if is_item:
+            def write() -> None:
                 store.write_upload(raw, msg, ids)
-            else:
-                store.write_message(msg, ids)
+        else:
+            pairs = tuple((k, v) for k, v in headers.items() if k != "content-length")
+            signed, signers = self._verified(_codec_io.decode_request(codec, pairs, raw))
+            if not signers:
+                raise RequestError("uploads must be signed (no verified signature on the request)")
+            ids = _codec_io.message_ids(signed)
+            ids = [ids[1], ids[0], *ids[2:]] if len(ids) > 1 else ids  # the signed id first
+
+            def write() -> None:
+                store.write_message(signed, ids)
 
         await trio.to_thread.run_sync(write, limiter=self._limiter)
-        result = Message({"id": ids[-1] if is_item else ids[0], "ids": list(ids), "status": 200})
-        return self._reply(result, None, codec, singleton)
+        result = Message({"id": ids[0], "ids": list(ids)})
+        return await self._reply(result, None, reply_codec(Message(
+            {k: v.encode("latin-1") for k, v in headers.items()})), Message())
 
-    def _reply(self, value: Value, hashpath: str | None, codec: str,
-               singleton: Message) -> tuple[int, list[tuple[str, str]], bytes]:
+    async def _reply(self, value: Value, hashpath: str | None, codec: str,
+                     negotiation: Message) -> tuple[int, list[tuple[str, str]], bytes]:
         msg = reply_message(value)
         status = _status_of(msg)
-        if self.node.config.http.sign_responses:
-            msg = _codec_io.sign_reply(msg, self.node.wallet, hashpath)
-        bundle = singleton.get("accept-bundle") in (True, b"true")
-        headers, body = _codec_io.encode_reply(msg, codec, bundle=bundle)
+        bundle = negotiation.get("accept-bundle") in (True, b"true")
+        sign = self.node.config.http.sign_responses
+        wallet = self.node.wallet
+
+        def encode() -> tuple[list[tuple[str, str]], bytes]:
+            signed = _codec_io.sign_reply(msg, wallet, hashpath) if sign else msg
+            return _codec_io.encode_reply(signed, codec, bundle=bundle)
+
+        # RSA-4096 signing takes milliseconds: keep it off the event loop.
+        headers, body = await trio.to_thread.run_sync(encode, limiter=self._limiter) if sign else encode()
         return status, headers, body

@@ -186,8 +186,11 @@ def _is_subpath(text: str) -> bool:
     return len(text) >= 2 and text[0] == "(" and text[-1] == ")"
 
 
-def _typed(keys: Mapping[str, Value]) -> dict[str, Value]:
-    """Apply ``name+type`` / ``name type`` keys: decode the value and drop the type suffix."""
+def _typed(keys: Mapping[str, Value], *, inline: bool = False) -> dict[str, Value]:
+    """Apply ``name+type`` / ``name type`` keys: decode the value and drop the type suffix.
+
+    Inline (path) values may not be ``+list``: the reference rejects them since it decodes the
+    target before splitting (spec §13.2 rule 10), so a client cannot rely on them."""
     out: dict[str, Value] = {}
     for key, value in keys.items():
         cut = min((i for i in (key.find("+"), key.find(" ")) if i >= 0), default=-1)
@@ -197,6 +200,8 @@ def _typed(keys: Mapping[str, Value]) -> dict[str, Value]:
         name, type_name = key[:cut], key[cut + 1 :].lower()
         if type_name == "resolve":
             raise PathError(f"sub-resolution in keys is not supported: {_show(key)}")
+        if inline and type_name == "list":
+            raise PathError(f"inline +list values are not supported: {_show(key)}")
         try:
             out[name] = decode_value(type_name, value)
         except DecodeError as exc:
@@ -215,7 +220,7 @@ def _inline_keys(text: str, limits: PathLimits) -> dict[str, Value]:
         if _is_subpath(value):
             raise PathError(f"sub-resolution in keys is not supported: {_show(item)}")
         out[key] = value.encode("utf-8")
-    return _typed(out)
+    return _typed(out, inline=True)
 
 
 def _parse_part(part: str, depth: int, limits: PathLimits) -> Element:

@@ -219,11 +219,17 @@ class LmdbStore:
         return None if blob is None else decode_message(bytes(blob))
 
     # -- raw uploads -------------------------------------------------------------------------
-    def write_upload(self, raw: bytes, msg: Message, ids: list[str]) -> None:
-        """Store an uploaded item's exact bytes and its decoded message under ``ids``, in one
-        durable transaction (both or neither survive a crash)."""
+    def write_upload(self, raw: bytes, msg: Message | None, ids: list[str]) -> None:
+        """Store an uploaded item's exact bytes (and its decoded message, if any) under ``ids``,
+        in one durable transaction (both or neither survive a crash)."""
+        if not ids:
+            raise StoreError("an upload needs at least one id to be stored")
         with _mapped(), self._env.begin(write=True) as txn:
-            self._put_message(txn, msg, ids)
+            if msg is not None:
+                self._put_message(txn, msg, ids)
+            else:
+                for ident in ids:
+                    txn.put(_key(ident), _key(ids[0]), db=self._alias)
             txn.put(_key(ids[0]), bytes(raw), db=self._raw)
 
     def read_raw(self, msg_id: str) -> bytes | None:

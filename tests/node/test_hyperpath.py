@@ -95,7 +95,7 @@ def test_singleton_vector(index: int) -> None:
         ("/" + "(" * 6 + "x" + ")" * 6, "nested deeper"),
         ("/a&k=(x/y)", "sub-resolution in keys"),
         ("/a&k+resolve=x", "sub-resolution in keys"),
-        ("/a&n+int=7", "unexpected type"),
+        ("/a&n+int=7", "type"),
         ("/a&n+integer=abc", "not an integer"),
         ("/a&f+float=1", "decimal point"),
         ("/a?n+integer=zz", "not an integer"),
