@@ -62,9 +62,11 @@ async def test_deep_set_and_explicit(app: Node) -> None:
     r = app.resolver
     base = Message(m=Message(a=1, b=2))
     out = await r.resolve(base, Message(path="set", m=Message(b=3)))
-    assert isinstance(out, Message) and out.public() == Message(m=Message(a=1, b=3))
+    assert isinstance(out, Message)
+    assert out.public() == Message(m=Message(a=1, b=3))
     out = await r.resolve(base, Message({"path": "set", "m": Message(b=3), "set-mode": "explicit"}))
-    assert isinstance(out, Message) and out.public() == Message(m=Message(b=3))
+    assert isinstance(out, Message)
+    assert out.public() == Message(m=Message(b=3))
     signed = Message(k=b"v", commitments=Message(x=Message(committer=b"a")))
     assert "commitments" not in await r.resolve(signed, Message(path="set", k=b"w"))
     assert await r.resolve(signed, Message(path="committers")) == (b"a",)

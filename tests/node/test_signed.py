@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 
 from devices.core import Message, RsaWallet, commit, httpsig_decode, httpsig_encode, verify
 from devices.core.ans104 import DataItem
-from node._server import Running
 from tests.conftest import vector_path
 from tests.node._client import Response, request
+
+if TYPE_CHECKING:
+    from node._server import Running
 
 _TRANSPORT = {"content-length", "date", "server", "connection", "transfer-encoding"}
 
@@ -34,10 +37,12 @@ async def _post(port: int, target: str, msg: Message, **kw: object) -> Response:
 
 async def test_replies_are_signed_with_the_hashpath(node: Running) -> None:
     resp = await request(node.port, "GET", "/~message@1.0&hello=world/hello")
-    assert resp.status == 200 and resp.body == b"world"
+    assert resp.status == 200
+    assert resp.body == b"world"
     reply = _reply_message(resp)
     report = verify(reply)
-    assert report.valid and report.committers == [node.node.wallet.address]
+    assert report.valid
+    assert report.committers == [node.node.wallet.address]
     tags = [c.get("tag") for c in reply["commitments"].values() if isinstance(c, Message)]
     assert any(isinstance(t, bytes) and t.count(b"/") == 1 for t in tags)
 
@@ -57,7 +62,8 @@ async def test_tampered_signature_is_rejected(node: Running, other_wallet: RsaWa
     resp = await request(node.port, "POST", "/greeting", headers=headers, body=parts.body)
     assert resp.status == 400
     error = resp.json()["error"]
-    assert "commitment" in error and "does not verify" in error
+    assert "commitment" in error
+    assert "does not verify" in error
 
 
 async def test_meta_post_only_by_operator(node: Running, wallet_jwk: dict[str, str],
@@ -89,7 +95,8 @@ async def test_upload_and_read_back_httpsig(node: Running, other_wallet: RsaWall
 
 async def test_upload_unsigned_is_refused(node: Running) -> None:
     resp = await request(node.port, "POST", "/", headers=[("k", "v")])
-    assert resp.status == 400 and "signed" in resp.json()["error"]
+    assert resp.status == 400
+    assert "signed" in resp.json()["error"]
 
 
 @pytest.mark.parametrize("name", ["type1-target-anchor.bin", "type2-unicode-tags.bin", "type3-many-tags.bin"])
@@ -101,7 +108,8 @@ async def test_upload_ans104_byte_exact(node: Running, name: str) -> None:
     assert resp.status == 200, resp.body
     assert resp.json()["id"] == item.id
     got = await request(node.port, "GET", f"/{item.id}")
-    assert got.status == 200 and got.body == raw
+    assert got.status == 200
+    assert got.body == raw
     assert got.headers["content-type"] == "application/ans104"
 
 
