@@ -77,10 +77,12 @@ async def measure(port: int, target: bytes, clients: int, seconds: float) -> flo
 
 
 async def main(seconds: float) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as tmp_signed:
         RsaWallet.generate(2048).save(Path(tmp) / "wallet.json")
+        RsaWallet.generate(4096).save(Path(tmp_signed) / "wallet.json")
         config = load_config(_HERE.parent / "configs" / "test.toml",
                              {"data_dir": tmp, "http.sign_responses": False})
+        signed_config = load_config(_HERE.parent / "configs" / "test.toml", {"data_dir": tmp_signed})
         hc = Config()
         hc.bind = ["127.0.0.1:0"]
         hc.accesslog = None
@@ -88,11 +90,15 @@ async def main(seconds: float) -> None:
             binds = await nursery.start(lambda task_status: serve(bare_app, hc, task_status=task_status))
             bare_port = int(binds[0].rsplit(":", 1)[1])
             running = await nursery.start(run_node, config)
+            signing = await nursery.start(run_node, signed_config)
+            target = b"/~message@1.0&hello=world/hello"
             for clients in (1, 16):
                 bare = await measure(bare_port, b"/", clients, seconds)
-                node = await measure(running.port, b"/~message@1.0&hello=world/hello", clients, seconds)
-                print(f"{clients:2d} client(s): bare {bare:8.0f} req/s   node {node:8.0f} req/s   "
-                      f"ratio {node / bare:.2f}")
+                node = await measure(running.port, target, clients, seconds)
+                signed = await measure(signing.port, target, clients, seconds)
+                print(f"{clients:2d} client(s): bare {bare:7.0f} req/s | node, unsigned replies "
+                      f"{node:7.0f} req/s (ratio {node / bare:.2f}) | node, RSA-4096-signed replies "
+                      f"{signed:7.0f} req/s (ratio {signed / bare:.2f})")
             nursery.cancel_scope.cancel()
 
 
