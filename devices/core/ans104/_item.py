@@ -145,7 +145,10 @@ class DataItem:
                 other than 0/1, a tag-byte length past the end, a malformed Avro region, or a tag
                 count that disagrees with the decoded tags. ``offset`` names the byte.
         """
-        return _parse(memoryview(raw).cast("B") if not isinstance(raw, bytes) else raw, max_size)
+        if isinstance(raw, bytes):
+            return _parse(raw, max_size)
+        view = memoryview(raw)
+        return _parse(view.cast("B") if view.c_contiguous else view.tobytes(), max_size)
 
     # -- verification ---------------------------------------------------------------------
 
