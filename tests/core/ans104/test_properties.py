@@ -22,6 +22,7 @@ from devices.core import DecodeError, Ed25519Key
 from devices.core.ans104 import (
     SIGNATURE_TYPES,
     DataItem,
+    EthereumKey,
     UnsignedItem,
     decode_tags,
     encode_tags,
@@ -29,6 +30,7 @@ from devices.core.ans104 import (
     serialize_bundle,
     sign_item,
 )
+from tests.conftest import VECTORS
 
 _BASE = settings(
     derandomize=True,
@@ -62,7 +64,7 @@ def items(draw: st.DrawFn) -> DataItem:
     )
 
 
-@_fast(300)
+@_fast(200)
 @given(items())
 def test_item_round_trip(item: DataItem) -> None:
     raw = item.serialize()
@@ -77,7 +79,7 @@ def test_tags_round_trip(tags: tuple[tuple[bytes, bytes], ...]) -> None:
     assert decode_tags(encode_tags(tags)).tags == tags
 
 
-@_fast(100)
+@_fast(60)
 @given(st.lists(items(), max_size=5))
 def test_bundle_round_trip(members: list[DataItem]) -> None:
     bundle = parse_bundle(serialize_bundle(members))
@@ -109,12 +111,18 @@ def test_fuzz_random_items(raw: bytes, code: int, seed: int) -> None:
 
 
 _KEY = Ed25519Key.from_seed(bytes(32))
+_ETH = EthereumKey.from_secret(bytes(31) + b"\x01")
 _SEED_ITEMS = [
     sign_item(
         UnsignedItem(b"data" * 5, [(b"Name", b"Value"), (b"A", b"B")], bytes(32), b"a" * 32), _KEY
     ).serialize(),
     sign_item(UnsignedItem(b"", [], b"", b""), _KEY, signature_type=4).serialize(),
+    sign_item(UnsignedItem(b"eth", [(b"T", b"3")], anchor=b"b" * 32), _ETH).serialize(),
 ]
+# A real type-1 (RSA) item when the vectors are present, so RSA verification is fuzzed too.
+_SU_ITEM = VECTORS / "ans104-ao-su" / "6oYAxVAnH8yKsZKpMgHSbRv7uVWey68PAqYuSXeZBbg.bin"
+if _SU_ITEM.exists():
+    _SEED_ITEMS.append(_SU_ITEM.read_bytes())
 _SEED_BUNDLE = serialize_bundle([DataItem.parse(r) for r in _SEED_ITEMS])
 
 
