@@ -109,6 +109,11 @@ class DataItem:
         return hashlib.sha256(dh).digest()
 
     @property
+    def is_signed(self) -> bool:
+        """False for an unsigned item (all-zero signature, as HyperBEAM writes them)."""
+        return bool(self.signature.strip(b"\x00"))
+
+    @property
     def is_bundle(self) -> bool:
         """Tagged ``Bundle-Format: binary`` and ``Bundle-Version: 2.0.0`` (names case-insensitive)."""
         have = {(n.lower(), v) for n, v in self.tags}
@@ -154,7 +159,7 @@ class DataItem:
 
     def verify_problem(self) -> str | None:
         """Why the signature does not verify, or None when it does."""
-        if not self.signature.strip(b"\x00"):
+        if not self.is_signed:
             return "item is unsigned (all-zero signature)"
         return signature_problem(self.signature_type, self.owner, self.signature_data(), self.signature)
 

@@ -27,6 +27,7 @@ from devices.core.ans104 import (
     eth_verify,
     keccak256,
     parse_bundle,
+    serialize_bundle,
     sign_item,
     signature_problem,
     strict_tag_issues,
@@ -280,6 +281,13 @@ def test_hyperbeam_items_unsigned_ids_salt32_and_legacy_bundles() -> None:
             bundle = parse_bundle(item.data)
             assert bundle.legacy_big_endian  # May-2025 HyperBEAM wrote big-endian headers
             assert all(c.header_id_kind == "unsigned" for c in bundle.check())
+            members = [member for _, member in bundle.members()]
+            assert not any(m.is_signed for m in members)
+            # HyperBEAM's own bundle bytes are reproduced exactly in its legacy form.
+            assert serialize_bundle(members, byteorder="big", unsigned_header_ids=True) == item.data
+            standard = parse_bundle(serialize_bundle(members))
+            assert not standard.legacy_big_endian
+            assert [e.header_id for e in standard.entries] == [m.hb_unsigned_raw_id() for m in members]
             legacy_bundles += 1
     assert legacy_bundles == 2
 
