@@ -67,6 +67,9 @@ class DataItem:
             raise EncodeError(f"type {st.code} owner must be {st.owner_len} bytes")
         if len(self.target) not in (0, 32) or len(self.anchor) not in (0, 32):
             raise EncodeError("target and anchor are 32 bytes when present")
+        given: object = self.tags
+        if not isinstance(given, tuple):  # accept any sequence of pairs; keep a hashable tuple
+            object.__setattr__(self, "tags", tuple(self.tags))
         if not self.tag_bytes and self.tags:
             object.__setattr__(self, "tag_bytes", encode_tags(self.tags))
 

@@ -293,6 +293,9 @@ def test_hyperbeam_items_unsigned_ids_salt32_and_legacy_bundles() -> None:
 
 
 def test_local_misuse_and_edge_branches(eth_key: EthereumKey) -> None:
+    listed = DataItem(2, bytes(64), bytes(32), tags=[(b"n", b"v")])  # type: ignore[arg-type]
+    assert listed.tags == ((b"n", b"v"),)
+    assert hash(listed) == hash(DataItem(2, bytes(64), bytes(32), tags=((b"n", b"v"),)))
     with pytest.raises(EncodeError, match="not a \\(name, value\\) pair"):
         encode_tags([(b"a", b"b", b"c")])  # type: ignore[list-item]
     assert strict_tag_issues([(b"n", b"v")] * 129) == ["129 tags, more than 128"]
