@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from .._b64 import b64u_encode
@@ -54,8 +54,8 @@ class MemberCheck:
 class Bundle:
     """A parsed bundle header over the raw bytes; members are parsed on demand."""
 
-    raw: bytes
-    entries: tuple[BundleEntry, ...]
+    raw: bytes = field(repr=False)
+    entries: tuple[BundleEntry, ...] = ()
     legacy_big_endian: bool = False
 
     def __len__(self) -> int:
