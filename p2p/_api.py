@@ -79,13 +79,23 @@ class P2PConfig:
     max_response_bytes: int = 16 * 1024 * 1024
     request_timeout_s: float = 10.0
     max_inbound_requests: int = 64  # concurrent request handlers per node
+    dial_timeout_s: float = 10.0
+    # GossipSub mesh (libp2p backend only; the memory backend floods to subscribed neighbours)
+    mesh_degree: int = 6
+    mesh_degree_low: int = 4
+    mesh_degree_high: int = 12
+    heartbeat_interval_s: int = 1
 
     def __post_init__(self) -> None:
         if self.max_message_bytes <= 0 or self.max_message_bytes > 1_000_000:
             raise ValueError("max_message_bytes must be in 1..1_000_000 (libp2p drops 1 MiB RPCs)")
         if self.score_disconnect_threshold >= 0:
             raise ValueError("score_disconnect_threshold must be negative")
+        if not 0 < self.mesh_degree_low <= self.mesh_degree <= self.mesh_degree_high:
+            raise ValueError("need 0 < mesh_degree_low <= mesh_degree <= mesh_degree_high")
         for name in (
+            "heartbeat_interval_s",
+            "dial_timeout_s",
             "subscription_buffer",
             "publish_high_water",
             "max_request_bytes",
