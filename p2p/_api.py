@@ -179,6 +179,13 @@ class P2P(Protocol):
     async def disconnect(self, peer_id: str) -> None:
         """Close every connection to ``peer_id`` (no error if none)."""
 
+    async def wait_peer_state(self, peer_id: str, *, connected: bool) -> None:
+        """Wait until ``peer_id`` is (``connected=True``) or is no longer connected; no timeout of its own.
+
+        Raises:
+            NodeClosed: the node is not running, or stops while waiting.
+        """
+
     def score(self, peer_id: str) -> float:
         """The peer's current application score (0 for unknown peers)."""
 

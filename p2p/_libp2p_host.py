@@ -31,6 +31,7 @@ import multiaddr
 import trio
 import trio.lowlevel
 from libp2p import new_host
+from libp2p.abc import INotifee
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
@@ -61,13 +62,12 @@ from p2p._errors import (
 )
 from p2p._identity import load_or_create_seed
 from p2p._policy import GossipPolicy
+from p2p._service import NodeService, QueueRoom, map_errors
 from p2p._streams import Fanout, client_exchange, serve_exchange
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
-    from types import TracebackType
 
-    from trio_typing import TaskStatus  # this venv's trio-stubs (from trio-typing) shadow trio's own types
 
 # ``import libp2p`` detaches its logger (propagate=False, handlers cleared); give it back to the application.
 logging.getLogger("libp2p").propagate = True
@@ -75,7 +75,6 @@ logging.getLogger("libp2p").setLevel(logging.WARNING)
 log = logging.getLogger(__name__)
 
 _FORWARDER_MEMORY = 4096  # (origin, seqno) -> forwarder, for GossipMessage.received_from
-_QUEUE_RECHECK_S = 0.05  # back-pressure safety net if a queue disappears without a final pop
 
 
 class _StreamAdapter:
@@ -109,17 +108,32 @@ class _StreamAdapter:
 _LIBRARY_ERRORS = (BaseLibp2pError, OSError, ValueError)
 
 
-def _library_leaf(exc: BaseException) -> BaseException | None:
-    """The first library error in ``exc`` if it holds only library errors (libp2p nests them deeply)."""
-    if isinstance(exc, BaseExceptionGroup):
-        matched, rest = exc.split(_LIBRARY_ERRORS)
-        if rest is not None or matched is None:
-            return None
-        leaf: BaseException = matched
-        while isinstance(leaf, BaseExceptionGroup):
-            leaf = leaf.exceptions[0]
-        return leaf
-    return exc if isinstance(exc, _LIBRARY_ERRORS) else None
+class _PeerWatch(INotifee):
+    """Wakes ``wait_peer_state`` on every connection change and turns banned peers away on connect."""
+
+    def __init__(self, node: Libp2pNode) -> None:
+        self._node = node
+
+    async def opened_stream(self, network: Any, stream: Any) -> None:
+        return None
+
+    async def closed_stream(self, network: Any, stream: Any) -> None:
+        return None
+
+    async def connected(self, network: Any, conn: Any) -> None:
+        peer = conn.muxed_conn.peer_id.to_base58()
+        if self._node._policy.is_banned(peer):
+            self._node._schedule_disconnect(peer)
+        self._node._wake_peer_waiters()
+
+    async def disconnected(self, network: Any, conn: Any) -> None:
+        self._node._wake_peer_waiters()
+
+    async def listen(self, network: Any, multiaddr: Any) -> None:
+        return None
+
+    async def listen_close(self, network: Any, multiaddr: Any) -> None:
+        return None
 
 
 def _is_unsupported_protocol(exc: BaseException | None) -> bool:
@@ -140,7 +154,7 @@ def _peer_of(peer_id: str) -> ID:
         raise PeerUnreachable(f"not a peer ID: {peer_id!r}") from exc
 
 
-class Libp2pNode:
+class Libp2pNode(NodeService):
     """A ``P2P`` node on py-libp2p. Run it with ``async with`` or ``await nursery.start(node.run)``.
 
     Args:
@@ -183,12 +197,11 @@ class Libp2pNode:
         self._forwarders: OrderedDict[tuple[bytes, bytes], str] = OrderedDict()
         self._pumps: dict[str, trio.CancelScope] = {}
         self._publish_lock = trio.Lock()
-        self._hooked_queues: set[int] = set()
-        self._queue_drained = trio.Event()
+        self._room = QueueRoom()
+        self._peers_changed = trio.Event()
         self._host: Any = None
         self._pubsub: Any = None
         self._nursery: trio.Nursery | None = None
-        self._stack: AsyncExitStack | None = None
         self._disconnect_send, self._disconnect_recv = trio.open_memory_channel[str](64)
 
     def __repr__(self) -> str:
@@ -216,6 +229,7 @@ class Libp2pNode:
             heartbeat_interval=cfg.heartbeat_interval_s,
             spam_protection_enabled=False,  # we rate-limit per forwarder in the validator instead
         )
+        host.get_network().register_notifee(_PeerWatch(self))
         return host, router, Pubsub(host, router, strict_signing=True)
 
     @asynccontextmanager
@@ -226,16 +240,11 @@ class Libp2pNode:
             raise P2PError(f"cannot build the libp2p host: {exc}") from exc
         try:
             async with AsyncExitStack() as stack:
-                try:
+                with map_errors(_LIBRARY_ERRORS, lambda e: P2PError(f"cannot start the libp2p node: {e!r}")):
                     await stack.enter_async_context(host.run(self._listen))
                     await stack.enter_async_context(background_trio_service(pubsub))
                     await stack.enter_async_context(background_trio_service(router))
                     await pubsub.wait_until_ready()
-                except (*_LIBRARY_ERRORS, BaseExceptionGroup) as exc:
-                    leaf = _library_leaf(exc)
-                    if leaf is None:
-                        raise
-                    raise P2PError(f"cannot start the libp2p node: {leaf!r}") from exc
                 async with trio.open_nursery() as nursery:
                     self._host, self._pubsub, self._nursery = host, pubsub, nursery
                     for protocol in self._handlers:
@@ -246,34 +255,11 @@ class Libp2pNode:
                     finally:
                         self._nursery = None
                         self._fanout.close_all()
+                        self._wake_peer_waiters()
                         nursery.cancel_scope.cancel()
         finally:
             self._host = self._pubsub = None
             pubsub.seen_messages.stop()  # its cleanup thread is never stopped by libp2p
-
-    async def run(self, *, task_status: TaskStatus[Libp2pNode] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run until cancelled; ``task_status.started(self)`` once listening and ready.
-
-        Raises:
-            P2PError: the host cannot be built or cannot listen.
-        """
-        async with self._running():
-            task_status.started(self)
-            await trio.sleep_forever()
-
-    async def __aenter__(self) -> Libp2pNode:
-        stack = AsyncExitStack()
-        node = await stack.enter_async_context(self._running())
-        self._stack = stack
-        return node
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
-        stack, self._stack = self._stack, None
-        if stack is None:
-            return None
-        return await stack.__aexit__(exc_type, exc, tb)
 
     def _require_running(self) -> tuple[Any, Any, trio.Nursery]:
         if self._nursery is None or self._host is None:
@@ -304,15 +290,13 @@ class Libp2pNode:
         if pubsub.is_peer_blacklisted(info.peer_id):
             pubsub.remove_from_blacklist(info.peer_id)  # the ban expired
         try:
-            with trio.fail_after(self.config.dial_timeout_s):
+            with (
+                trio.fail_after(self.config.dial_timeout_s),
+                map_errors(_LIBRARY_ERRORS, lambda e: PeerUnreachable(f"cannot dial {multiaddr_str}: {e}")),
+            ):
                 await host.connect(info)
         except trio.TooSlowError as exc:
             raise PeerUnreachable(f"dialling {multiaddr_str} timed out") from exc
-        except (*_LIBRARY_ERRORS, BaseExceptionGroup) as exc:
-            leaf = _library_leaf(exc)
-            if leaf is None:
-                raise
-            raise PeerUnreachable(f"cannot dial {multiaddr_str}: {leaf}") from exc
         return peer
 
     def peers(self) -> list[str]:
@@ -326,12 +310,12 @@ class Libp2pNode:
 
     async def _close_peer(self, host: Any, peer: ID) -> None:
         try:
-            await host.disconnect(peer)
-        except (*_LIBRARY_ERRORS, BaseExceptionGroup) as exc:
-            leaf = _library_leaf(exc)
-            if leaf is None:
-                raise
-            log.info("disconnecting %s failed: %r", peer, leaf)
+            with map_errors(
+                _LIBRARY_ERRORS, lambda e: PeerUnreachable(f"disconnecting {peer} failed: {e!r}")
+            ):
+                await host.disconnect(peer)
+        except PeerUnreachable as exc:
+            log.info("%s", exc.reason)
 
     async def _disconnect_worker(self, host: Any, pubsub: Any) -> None:
         async for peer in self._disconnect_recv:
@@ -340,9 +324,31 @@ class Libp2pNode:
             await self._close_peer(host, pid)
 
     async def wait_for_mesh(self, peer_id: str, topic: str) -> None:
-        """Wait until ``peer_id`` is in our GossipSub mesh for ``topic`` (bound it with ``trio.fail_after``)."""
+        """Wait until ``peer_id`` is in our GossipSub mesh for ``topic`` (no timeout of its own)."""
         _, pubsub, _ = self._require_running()
         await pubsub.wait_for_mesh(_peer_of(peer_id), topic, timeout=math.inf)
+
+    def _wake_peer_waiters(self) -> None:
+        self._peers_changed.set()
+        self._peers_changed = trio.Event()
+
+    async def wait_peer_state(self, peer_id: str, *, connected: bool) -> None:
+        """Wait until ``peer_id`` is (or is no longer) connected; bound it with ``trio.fail_after``.
+
+        Raises:
+            NodeClosed: the node is not running, or stops while waiting.
+        """
+        while True:
+            self._require_running()
+            if (peer_id in self.peers()) == connected:
+                return
+            await self._peers_changed.wait()
+
+    def _schedule_disconnect(self, peer: str) -> None:
+        try:
+            self._disconnect_send.send_nowait(peer)
+        except trio.WouldBlock:
+            log.warning("disconnect queue full; %s stays connected for now", peer)
 
     def score(self, peer_id: str) -> float:
         return self._policy.score(peer_id)
@@ -363,10 +369,7 @@ class Libp2pNode:
             fwd = forwarder.to_base58()
             verdict = self._policy.check_inbound(fwd, ID(msg.from_id).to_base58(), topic, msg.data)
             if verdict.disconnect:
-                try:
-                    self._disconnect_send.send_nowait(fwd)
-                except trio.WouldBlock:
-                    log.warning("disconnect queue full; %s stays connected for now", fwd)
+                self._schedule_disconnect(fwd)
             if verdict.result is ValidationResult.ACCEPT:
                 self._forwarders[(msg.from_id, msg.seqno)] = fwd
                 if len(self._forwarders) > _FORWARDER_MEMORY:
@@ -409,45 +412,14 @@ class Libp2pNode:
                 forwarder = self._forwarders.pop((msg.from_id, msg.seqno), origin)
                 self._fanout.deliver(GossipMessage(topic, bytes(msg.data), origin, forwarder))
 
-    def _hook_queue(self, queue: Any) -> None:
-        """Make ``queue.pop`` wake publishers waiting for room (libp2p offers no drain signal)."""
-        if id(queue) in self._hooked_queues:
-            return
-        self._hooked_queues.add(id(queue))
-        original = queue.pop
-
-        async def pop() -> Any:
-            item = await original()
-            self._queue_drained.set()
-            return item
-
-        queue.pop = pop
-
-    async def _wait_for_queue_room(self, pubsub: Any) -> None:
-        high = self.config.publish_high_water
-        while True:
-            full = [q for q in pubsub.peer_queues.values() if len(q) >= high and not q.closed]
-            if not full:
-                return
-            self._queue_drained = trio.Event()
-            for queue in full:
-                self._hook_queue(queue)
-            with trio.move_on_after(_QUEUE_RECHECK_S):
-                await self._queue_drained.wait()
-
     async def publish(self, topic: str, data: bytes) -> None:
         _, pubsub, _ = self._require_running()
         if len(data) > self.config.max_message_bytes:
             raise MessageTooLarge(f"{len(data)} bytes exceeds the {self.config.max_message_bytes}-byte cap")
         async with self._publish_lock:
-            await self._wait_for_queue_room(pubsub)
-            try:
+            await self._room.wait(pubsub.peer_queues.values(), self.config.publish_high_water)
+            with map_errors(_LIBRARY_ERRORS, lambda e: P2PError(f"publish failed: {e}")):
                 await pubsub.publish(topic, bytes(data))
-            except (*_LIBRARY_ERRORS, BaseExceptionGroup) as exc:
-                leaf = _library_leaf(exc)
-                if leaf is None:
-                    raise
-                raise P2PError(f"publish failed: {leaf}") from exc
             self._policy.counters.published += 1
         await trio.lowlevel.checkpoint()  # libp2p's publish never checkpoints
 
@@ -500,12 +472,10 @@ class Libp2pNode:
             raise RequestFailed(f"stream to {peer_id} broke: {exc}") from exc
 
     async def _open_stream(self, host: Any, peer: ID, protocol: str) -> Any:
-        try:
-            return await host.new_stream(peer, [TProtocol(protocol)])
-        except (*_LIBRARY_ERRORS, BaseExceptionGroup) as exc:
-            leaf = _library_leaf(exc)
-            if leaf is None:
-                raise
+        def error(leaf: BaseException) -> P2PError:
             if _is_unsupported_protocol(leaf):
-                raise ProtocolNotSupported(f"{peer} does not serve {protocol}: {leaf}") from exc
-            raise PeerUnreachable(f"cannot open a stream to {peer}: {leaf}") from exc
+                return ProtocolNotSupported(f"{peer} does not serve {protocol}")
+            return PeerUnreachable(f"cannot open a stream to {peer}: {leaf}")
+
+        with map_errors(_LIBRARY_ERRORS, error):
+            return await host.new_stream(peer, [TProtocol(protocol)])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import deque
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,13 +31,12 @@ from p2p._errors import (
     RequestTimeout,
 )
 from p2p._policy import GossipPolicy
+from p2p._service import NodeService
 from p2p._streams import Fanout, client_exchange, serve_exchange
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-    from types import TracebackType
 
-    from trio_typing import TaskStatus  # this venv's trio-stubs (from trio-typing) shadow trio's own types
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +60,11 @@ class MemoryNetwork:
         self._nodes: dict[str, MemoryNode] = {}
         self._links: dict[str, set[str]] = {}
         self._names = itertools.count(1)
+        self._changed = trio.Event()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
 
     def node(self, peer_id: str | None = None, *, config: P2PConfig | None = None) -> MemoryNode:
         """A new, not yet running node (enter it with ``async with`` or ``nursery.start(node.run)``)."""
@@ -72,13 +76,15 @@ class MemoryNetwork:
     def _link(self, a: str, b: str) -> None:
         self._links_of(a).add(b)
         self._links_of(b).add(a)
+        self._wake()
 
     def _unlink(self, a: str, b: str) -> None:
         self._links_of(a).discard(b)
         self._links_of(b).discard(a)
+        self._wake()
 
 
-class MemoryNode:
+class MemoryNode(NodeService):
     """One in-memory peer implementing ``P2P``."""
 
     def __init__(self, network: MemoryNetwork, peer_id: str, config: P2PConfig) -> None:
@@ -94,7 +100,6 @@ class MemoryNode:
         self._seen_order: deque[tuple[str, int]] = deque()
         self._inbound_send, self._inbound_recv = trio.open_memory_channel[_Item](config.subscription_buffer)
         self._nursery: trio.Nursery | None = None
-        self._stack: AsyncExitStack | None = None
 
     def __repr__(self) -> str:
         return f"MemoryNode({self._id!r})"
@@ -117,27 +122,8 @@ class MemoryNode:
                     self._net._unlink(self._id, peer)
                 self._fanout.close_all()
                 self._nursery = None
+                self._net._wake()
                 nursery.cancel_scope.cancel()
-
-    async def run(self, *, task_status: TaskStatus[MemoryNode] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run until cancelled; ``task_status.started(self)`` once reachable."""
-        async with self._running():
-            task_status.started(self)
-            await trio.sleep_forever()
-
-    async def __aenter__(self) -> MemoryNode:
-        stack = AsyncExitStack()
-        node = await stack.enter_async_context(self._running())
-        self._stack = stack
-        return node
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
-        stack, self._stack = self._stack, None
-        if stack is None:
-            return None
-        return await stack.__aexit__(exc_type, exc, tb)
 
     def _require_running(self) -> trio.Nursery:
         if self._nursery is None:
@@ -177,6 +163,15 @@ class MemoryNode:
     async def disconnect(self, peer_id: str) -> None:
         await trio.lowlevel.checkpoint()
         self._net._unlink(self._id, peer_id)
+
+    async def wait_peer_state(self, peer_id: str, *, connected: bool) -> None:
+        """Wait until ``peer_id`` is (or is no longer) connected; bound it with ``trio.fail_after``."""
+        while True:
+            self._require_running()
+            if (peer_id in self.peers()) == connected:
+                await trio.lowlevel.checkpoint()
+                return
+            await self._net._changed.wait()
 
     def score(self, peer_id: str) -> float:
         return self._policy.score(peer_id)

@@ -1,12 +1,13 @@
-"""Real py-libp2p integration: 3 nodes on 127.0.0.1 in one trio run (delivery, validation, fetch, shutdown)."""
+"""Real py-libp2p: 3 nodes on 127.0.0.1 in one trio run (delivery, validation, fetch, scoring, shutdown)."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import stat
 import threading
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import trio
@@ -20,7 +21,7 @@ from p2p import (
     MessageTooLarge,
     NodeClosed,
     P2PConfig,
-    P2PError,
+    PeerBanned,
     PeerUnreachable,
     ProtocolNotSupported,
     RequestFailed,
@@ -32,6 +33,9 @@ from p2p import (
     encode_response,
 )
 from p2p._identity import SEED_FILE, IdentityError, load_or_create_seed
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 TOPIC = "hyperpeer/attestations/1"
 
@@ -118,7 +122,8 @@ async def test_three_nodes_end_to_end(tmp_path: Path) -> None:
                 assert resp.body["from"] == b.peer_id
                 assert len(resp.body["blob"]) == 300_000
                 missing = encode_request(FetchRequest(What.RESULT, "missing"))
-                assert decode_response(await b.request(c.peer_id, FETCH_PROTOCOL, missing, timeout_s=5)).status == 404
+                raw = await b.request(c.peer_id, FETCH_PROTOCOL, missing, timeout_s=5)
+                assert decode_response(raw).status == 404
                 with pytest.raises(ProtocolNotSupported):
                     await b.request(c.peer_id, "/hyperpeer/nothing/1.0.0", b"x", timeout_s=5)
                 with pytest.raises(RequestFailed):
@@ -128,11 +133,16 @@ async def test_three_nodes_end_to_end(tmp_path: Path) -> None:
                 await a.publish(TOPIC, b"forged-2")
                 await a.publish(TOPIC, b"forged-3")
                 with trio.fail_after(5):
-                    while a.peer_id in b.peers():
-                        await trio.sleep(0.01)  # polled: libp2p has no disconnect event we can await
+                    await b.wait_peer_state(a.peer_id, connected=False)
+                    await a.wait_peer_state(b.peer_id, connected=False)
                 assert b.statistics().disconnects_for_score == 1
-                with pytest.raises(P2PError):
+                with pytest.raises(PeerBanned):
                     await b.connect(a.listen_addrs[0])
+                # A may still dial B, but B turns the banned peer away as soon as it connects
+                with contextlib.suppress(PeerUnreachable):
+                    await a.connect(b.listen_addrs[0])
+                with trio.fail_after(5):
+                    await b.wait_peer_state(a.peer_id, connected=False)
     assert a.peers() == []
     with pytest.raises(NodeClosed):
         await a.publish(TOPIC, b"late")
@@ -145,8 +155,8 @@ async def test_three_nodes_end_to_end(tmp_path: Path) -> None:
 async def test_plaintext_dialer_is_refused() -> None:
     import multiaddr
     from libp2p import new_host
-    from libp2p.network.exceptions import SwarmDialAllFailedError
     from libp2p.crypto.ed25519 import create_new_key_pair
+    from libp2p.network.exceptions import SwarmDialAllFailedError
     from libp2p.peer.peerinfo import info_from_p2p_addr
     from libp2p.security.insecure.transport import PLAINTEXT_PROTOCOL_ID, InsecureTransport
 
@@ -169,7 +179,7 @@ async def test_dial_failures_map_to_our_errors() -> None:
     with trio.fail_after(15):
         async with Libp2pNode(seed=seed(5)) as node:
             with pytest.raises(PeerUnreachable):
-                await node.connect("/ip4/127.0.0.1/tcp/1/p2p/12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5")
+                await node.connect(f"/ip4/127.0.0.1/tcp/1/p2p/{Libp2pNode(seed=seed(6)).peer_id}")
             with pytest.raises(PeerUnreachable):
                 await node.connect("not a multiaddr")
 

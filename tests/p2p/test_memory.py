@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import trio
 import trio.testing
@@ -28,7 +30,7 @@ TOPIC = "hyperpeer/attestations/1"
 
 async def chain(net: MemoryNetwork, nursery: trio.Nursery, n: int = 3) -> list[MemoryNode]:
     nodes = [await nursery.start(net.node(f"n{i}").run) for i in range(n)]
-    for a, b in zip(nodes, nodes[1:], strict=False):
+    for a, b in itertools.pairwise(nodes):
         assert await a.connect(b.listen_addrs[0]) == b.peer_id
     return nodes
 
@@ -122,7 +124,9 @@ async def test_scoring_disconnects_and_bans_a_bad_peer(nursery: trio.Nursery) ->
         await a.connect(b.listen_addrs[0])  # the banning side refuses inbound too
 
 
-async def test_scores_decay_and_bans_expire(nursery: trio.Nursery, autojump_clock: trio.testing.MockClock) -> None:
+async def test_scores_decay_and_bans_expire(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
     config = P2PConfig(score_disconnect_threshold=-1.0, score_half_life_s=10.0, ban_duration_s=30.0)
     a, b = await chain(MemoryNetwork(config), nursery, 2)
     b.set_validator(TOPIC, lambda _o, _d: ValidationResult.REJECT)
@@ -173,19 +177,18 @@ async def test_size_limits_on_publish_and_receive(nursery: trio.Nursery) -> None
 async def test_publish_applies_back_pressure(nursery: trio.Nursery) -> None:
     net = MemoryNetwork(P2PConfig(subscription_buffer=2))
     a, b = await chain(net, nursery, 2)
-    async with b.subscribe(TOPIC) as rb:
-        async with trio.open_nursery() as inner:
-            done = trio.Event()
+    async with b.subscribe(TOPIC) as rb, trio.open_nursery() as inner:
+        done = trio.Event()
 
-            async def flood() -> None:
-                for i in range(20):
-                    await a.publish(TOPIC, b"%d" % i)
-                done.set()
+        async def flood() -> None:
+            for i in range(20):
+                await a.publish(TOPIC, b"%d" % i)
+            done.set()
 
-            inner.start_soon(flood)
-            got = [(await recv(rb)).data for _ in range(20)]
-            with trio.fail_after(2):
-                await done.wait()
+        inner.start_soon(flood)
+        got = [(await recv(rb)).data for _ in range(20)]
+        with trio.fail_after(2):
+            await done.wait()
     assert got == [b"%d" % i for i in range(20)]  # nothing lost: the publisher waited
     assert b.statistics().subscription_overflows == 0
 
