@@ -80,6 +80,7 @@ class P2PConfig:
     request_timeout_s: float = 10.0
     max_inbound_requests: int = 64  # concurrent request handlers per node
     dial_timeout_s: float = 10.0
+    bootstrap_interval_s: float = 30.0  # redial dropped bootstrap peers this often
     # GossipSub mesh (libp2p backend only; the memory backend floods to subscribed neighbours)
     mesh_degree: int = 6
     mesh_degree_low: int = 4
@@ -96,6 +97,7 @@ class P2PConfig:
         for name in (
             "heartbeat_interval_s",
             "dial_timeout_s",
+            "bootstrap_interval_s",
             "subscription_buffer",
             "publish_high_water",
             "max_request_bytes",

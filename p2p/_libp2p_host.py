@@ -161,7 +161,7 @@ class Libp2pNode(NodeService):
         data_dir: where the identity seed lives (``p2p-ed25519.seed``, mode 0600); ignored when ``seed``
             is given.
         listen: multiaddrs to listen on (TCP only).
-        bootstrap: full multiaddrs (``.../p2p/<id>``) dialled at start and reconnected by libp2p.
+        bootstrap: full multiaddrs (``.../p2p/<id>``) dialled once started, and redialled when dropped.
         direct_peers: full multiaddrs kept as GossipSub direct peers (the operator's own nodes).
         config: limits and policy; ``P2PConfig()`` by default.
         seed: a 32-byte Ed25519 seed to use instead of the persisted one.
@@ -216,7 +216,6 @@ class Libp2pNode(NodeService):
             sec_opt={NOISE_PROTOCOL_ID: noise},
             muxer_opt={YAMUX_PROTOCOL_ID: Yamux},  # type: ignore[dict-item]  # libp2p's own typing gap
             listen_addrs=self._listen,
-            bootstrap=self._bootstrap or None,
             connection_config=ConnectionConfig(max_connections_per_peer=1),
         )
         cfg = self.config
@@ -234,10 +233,13 @@ class Libp2pNode(NodeService):
 
     @asynccontextmanager
     async def _running(self) -> AsyncIterator[Libp2pNode]:
+        if self._host is not None:
+            raise P2PError(f"node {self._peer_id} is already running")
         try:
             host, router, pubsub = self._build()
         except (BaseLibp2pError, ValueError) as exc:
             raise P2PError(f"cannot build the libp2p host: {exc}") from exc
+        listen_failed = False
         try:
             async with AsyncExitStack() as stack:
                 with map_errors(_LIBRARY_ERRORS, lambda e: P2PError(f"cannot start the libp2p node: {e!r}")):
@@ -245,21 +247,41 @@ class Libp2pNode(NodeService):
                     await stack.enter_async_context(background_trio_service(pubsub))
                     await stack.enter_async_context(background_trio_service(router))
                     await pubsub.wait_until_ready()
-                async with trio.open_nursery() as nursery:
-                    self._host, self._pubsub, self._nursery = host, pubsub, nursery
-                    for protocol in self._handlers:
-                        self._register_handler(protocol)
-                    nursery.start_soon(self._disconnect_worker, host, pubsub)
-                    try:
+                # libp2p only logs a failed listen; leave the services cleanly, then raise below
+                listen_failed = len(host.get_transport_addrs()) < len(self._listen)
+                if not listen_failed:
+                    async with self._serving(host, pubsub):
                         yield self
-                    finally:
-                        self._nursery = None
-                        self._fanout.close_all()
-                        self._wake_peer_waiters()
-                        nursery.cancel_scope.cancel()
         finally:
             self._host = self._pubsub = None
             pubsub.seen_messages.stop()  # its cleanup thread is never stopped by libp2p
+        if listen_failed:
+            raise P2PError(f"cannot start the libp2p node: failed to listen on {self._listen}")
+
+    @asynccontextmanager
+    async def _serving(self, host: Any, pubsub: Any) -> AsyncIterator[None]:
+        try:
+            async with trio.open_nursery() as nursery:
+                self._host, self._pubsub, self._nursery = host, pubsub, nursery
+                for protocol in self._handlers:
+                    self._register_handler(protocol)
+                nursery.start_soon(self._disconnect_worker, host, pubsub)
+                if self._bootstrap:
+                    nursery.start_soon(self._bootstrap_worker)
+                try:
+                    yield
+                finally:
+                    self._nursery = None
+                    self._fanout.close_all()
+                    self._wake_peer_waiters()
+                    nursery.cancel_scope.cancel()
+        finally:
+            # Close connections ourselves before the services go: libp2p can otherwise leave a
+            # freshly dialled TCP socket unclosed when shutdown races its identify exchange.
+            with trio.move_on_after(2.0) as scope:
+                scope.shield = True
+                for peer in list(host.get_connected_peers()):
+                    await self._close_peer(host, peer)
 
     def _require_running(self) -> tuple[Any, Any, trio.Nursery]:
         if self._nursery is None or self._host is None:
@@ -322,6 +344,20 @@ class Libp2pNode(NodeService):
             pid = ID.from_base58(peer)
             pubsub.add_to_blacklist(pid)  # drops its pubsub stream and future messages
             await self._close_peer(host, pid)
+
+    async def _bootstrap_worker(self) -> None:
+        """Dial the bootstrap peers once pubsub is up (libp2p's own bootstrap dials too early), then
+        redial any that dropped, every ``bootstrap_interval_s``."""
+        while True:
+            connected = set(self.peers())
+            for addr in self._bootstrap:
+                if addr.rsplit("/", 1)[-1] in connected:
+                    continue
+                try:
+                    await self.connect(addr)
+                except PeerUnreachable as exc:
+                    log.info("bootstrap peer %s: %s", addr, exc.reason)
+            await trio.sleep(self.config.bootstrap_interval_s)
 
     async def wait_for_mesh(self, peer_id: str, topic: str) -> None:
         """Wait until ``peer_id`` is in our GossipSub mesh for ``topic`` (no timeout of its own)."""

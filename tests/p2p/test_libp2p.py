@@ -21,6 +21,7 @@ from p2p import (
     MessageTooLarge,
     NodeClosed,
     P2PConfig,
+    P2PError,
     PeerBanned,
     PeerUnreachable,
     ProtocolNotSupported,
@@ -197,3 +198,25 @@ def test_identity_file(tmp_path: Path) -> None:
     path.write_bytes(b"short")
     with pytest.raises(IdentityError, match="bytes"):
         load_or_create_seed(tmp_path / "d")
+
+
+async def test_bootstrap_peers_are_dialled_at_start() -> None:
+    with trio.fail_after(15):
+        async with Libp2pNode(seed=seed(10)) as a:
+            b = Libp2pNode(seed=seed(11), bootstrap=[a.listen_addrs[0]])
+            async with b:
+                await b.wait_peer_state(a.peer_id, connected=True)
+                await a.wait_peer_state(b.peer_id, connected=True)
+    gc.collect()  # a socket leaked at shutdown would raise ResourceWarning (an error) here
+
+
+async def test_listen_failure_is_a_p2p_error() -> None:
+    with trio.socket.socket() as sock:
+        await sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        node = Libp2pNode(seed=seed(12), listen=[f"/ip4/127.0.0.1/tcp/{port}"])
+        with trio.fail_after(15), pytest.raises(P2PError, match="cannot start"):
+            async with node:
+                pass
+    assert node.listen_addrs == []

@@ -30,7 +30,7 @@ from p2p._wire import (
     encode_uvarint,
 )
 
-FUZZ = settings(max_examples=150, derandomize=True, deadline=None)
+FUZZ = settings(max_examples=100, derandomize=True, deadline=None)
 
 leaf = (
     st.none()
