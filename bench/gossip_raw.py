@@ -127,7 +127,7 @@ async def raw_node(index: int) -> AsyncIterator[tuple[object, Pubsub]]:
     host = new_host(
         key_pair=kp,
         sec_opt={NOISE_PROTOCOL_ID: NoiseTransport(kp, noise_privkey=create_x25519_key_pair().private_key)},
-        muxer_opt={YAMUX_PROTOCOL_ID: Yamux},
+        muxer_opt={YAMUX_PROTOCOL_ID: Yamux},  # type: ignore[dict-item]  # libp2p typing gap
         connection_config=ConnectionConfig(max_connections_per_peer=1),
     )
     router = GossipSub(
