@@ -1,0 +1,463 @@
+"""Rewrite legacy WebAssembly exception handling into the standard exnref form.
+
+Legacy ``try``/``catch``/``catch_all``/``rethrow``/``delegate`` (what ``-fwasm-exceptions`` builds of
+aos-2 contain) is rejected by wasmtime; the exnref form (``try_table``, ``throw_ref``) is accepted.
+Only function bodies that contain a legacy instruction are re-encoded; every other byte of the module
+is kept as it was. The output is a pure function of the input (deterministic).
+
+Rewrite rules (``bt`` = the try's block type, which must not take parameters):
+
+1. ``try bt B catch $t1 H1 … catch_all Hn end`` becomes::
+
+       block bt                                   ;; $outer: the try's label inside handlers
+         block (result <params of tag n> exnref?) ;; $hn … one block per handler, outermost = last
+           block (result <params of $t1> exnref?) ;; $h1
+             try_table bt (catch[_ref] $t1 $h1) … (catch_all[_ref] $hn)
+               B                                  ;; the try's label inside B = this try_table
+             end
+             br $outer
+           end
+           local.set $exn_d                       ;; only when a rethrow targets this handler
+           H1
+           br $outer
+         end …
+         Hn
+       end
+
+   A handler gets the ``_ref`` clause (and an ``exnref`` local, one per nesting depth of such
+   handlers) only if some ``rethrow`` targets it; ``rethrow k`` becomes ``local.get $exn_d; throw_ref``.
+2. A region (block/loop/if-arm/try body/handler/function body) that some ``delegate`` targets is
+   wrapped as ``block bt (block (result exnref) (try_table bt (catch_all_ref $pad) R) br 1) throw_ref``
+   and ``try bt B delegate k`` becomes ``try_table bt (catch_all_ref <pad of label k>) B end``: the
+   exception is re-thrown at the outermost level of the target's region, i.e. it reaches exactly
+   the handlers that enclose label ``k`` (the caller, when ``k`` is the function's label).
+3. A ``try`` with neither catches nor ``delegate`` is a ``block``. Every branch label is remapped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ._binary import (
+    EXNREF,
+    SEC_CODE,
+    SEC_TYPE,
+    FuncBody,
+    FuncType,
+    Module,
+    enc_s,
+    enc_u,
+    encode_code,
+    encode_module,
+    encode_types,
+    parse_module,
+    read_u,
+    read_valtype,
+)
+from ._errors import WasmDecodeError, WasmTranslateError
+from ._opcodes import (
+    BLOCK,
+    BR_TABLE,
+    CATCH,
+    CATCH_ALL,
+    DELEGATE,
+    ELSE,
+    END,
+    IF,
+    LOOP,
+    RETHROW,
+    THROW_REF,
+    TRY,
+    TRY_TABLE,
+    Instr,
+    decode,
+    has_legacy_eh,
+)
+
+_BRANCHES = frozenset({0x0C, 0x0D, 0xD5, 0xD6})
+_TERMINATORS = frozenset({END, ELSE, CATCH, CATCH_ALL, DELEGATE})
+_STRUCTURAL = _TERMINATORS | _BRANCHES | {BLOCK, LOOP, IF, TRY, TRY_TABLE, BR_TABLE, RETHROW}
+_MAX_NESTING = 10_000
+
+
+@dataclass(eq=False)
+class _Region:
+    nodes: list[object] = field(default_factory=list)
+    needs_pad: bool = False
+    needs_ref: bool = False
+    is_handler: bool = False
+
+
+@dataclass(eq=False)
+class _Block:
+    op: int
+    bt: tuple[int | None, bytes]
+    body: _Region
+
+
+@dataclass(eq=False)
+class _If:
+    bt: tuple[int | None, bytes]
+    then: _Region
+    other: _Region | None
+
+
+@dataclass(eq=False)
+class _Try:
+    bt: tuple[int | None, bytes]
+    body: _Region
+    catches: list[tuple[int | None, _Region]]
+    delegate: int | None
+
+
+@dataclass(eq=False)
+class _TryTable:
+    bt: tuple[int | None, bytes]
+    catches: list[tuple[int, int | None, int]]
+    body: _Region
+
+
+@dataclass(frozen=True)
+class _Branch:
+    op: int
+    labels: tuple[int, ...]
+
+
+@dataclass
+class _Frame:
+    target: int  # absolute index (0 = function label) a branch to this original label goes to
+    region: _Region
+    exn_local: int | None = None
+    pad: int | None = None
+
+
+def _build(code: bytes, instrs: list[Instr], base: int) -> _Region:
+    """Turn the flat instruction list into a tree of regions."""
+    pos = 0
+
+    def blocktype(arg: object) -> tuple[int | None, bytes]:
+        bt_idx, bt_start, bt_end = arg[:3]  # type: ignore[index]
+        return bt_idx, code[bt_start:bt_end]
+
+    def region(depth: int) -> tuple[_Region, Instr]:
+        nonlocal pos
+        if depth > _MAX_NESTING:
+            raise WasmTranslateError("control nesting too deep", offset=base)
+        reg = _Region()
+        run: list[int] | None = None
+        while pos < len(instrs):
+            ins = instrs[pos]
+            op, start, end, arg = ins
+            pos += 1
+            if op not in _STRUCTURAL:
+                if run is not None and run[1] == start:
+                    run[1] = end
+                else:
+                    run = [start, end]
+                    reg.nodes.append(run)
+                continue
+            run = None
+            if op in _TERMINATORS:
+                return reg, ins
+            if op in _BRANCHES or op == RETHROW:
+                reg.nodes.append(_Branch(op, (arg,)))  # type: ignore[arg-type]
+            elif op == BR_TABLE:
+                reg.nodes.append(_Branch(op, tuple(arg)))  # type: ignore[call-overload]
+            elif op == TRY_TABLE:
+                body, term = region(depth + 1)
+                _expect(term, END, base)
+                reg.nodes.append(_TryTable(blocktype(arg), list(arg[3]), body))  # type: ignore[index]
+            elif op in (BLOCK, LOOP):
+                body, term = region(depth + 1)
+                _expect(term, END, base)
+                reg.nodes.append(_Block(op, blocktype(arg), body))
+            elif op == IF:
+                then, term = region(depth + 1)
+                other = None
+                if term[0] == ELSE:
+                    other, term = region(depth + 1)
+                _expect(term, END, base)
+                reg.nodes.append(_If(blocktype(arg), then, other))
+            else:  # legacy try
+                body, term = region(depth + 1)
+                catches: list[tuple[int | None, _Region]] = []
+                while term[0] in (CATCH, CATCH_ALL):
+                    if catches and catches[-1][0] is None:
+                        raise WasmDecodeError("catch after catch_all", offset=base + term[1])
+                    tag = term[3] if term[0] == CATCH else None
+                    handler, term = region(depth + 1)
+                    handler.is_handler = True
+                    catches.append((tag, handler))  # type: ignore[arg-type]
+                delegate = None
+                if term[0] == DELEGATE:
+                    if catches:
+                        raise WasmDecodeError("delegate after catch", offset=base + term[1])
+                    delegate = term[3]
+                else:
+                    _expect(term, END, base)
+                reg.nodes.append(_Try(blocktype(arg), body, catches, delegate))  # type: ignore[arg-type]
+        raise WasmDecodeError("function body ends inside a block", offset=base)
+
+    top, term = region(0)
+    _expect(term, END, base)
+    if pos != len(instrs):
+        raise WasmDecodeError("instructions after the function's final end", offset=base)
+    return top
+
+
+def _expect(ins: Instr, op: int, base: int) -> None:
+    if ins[0] != op:
+        raise WasmDecodeError(f"unexpected opcode 0x{ins[0]:02x}", offset=base + ins[1])
+
+
+def _analyse(reg: _Region, stack: list[_Region], base: int) -> None:
+    """Mark delegate targets (they need a pad) and rethrow targets (they need the exnref)."""
+    stack.append(reg)
+    for node in reg.nodes:
+        if isinstance(node, _Block | _TryTable):
+            _analyse(node.body, stack, base)
+        elif isinstance(node, _If):
+            _analyse(node.then, stack, base)
+            if node.other is not None:
+                _analyse(node.other, stack, base)
+        elif isinstance(node, _Try):
+            _analyse(node.body, stack, base)
+            for _, handler in node.catches:
+                _analyse(handler, stack, base)
+            if node.delegate is not None:
+                if node.delegate >= len(stack):
+                    raise WasmDecodeError("delegate label out of range", offset=base)
+                stack[-1 - node.delegate].needs_pad = True
+        elif isinstance(node, _Branch) and node.op == RETHROW:
+            k = node.labels[0]
+            if k >= len(stack) or not stack[-1 - k].is_handler:
+                raise WasmDecodeError("rethrow label does not name a catch", offset=base)
+            stack[-1 - k].needs_ref = True
+    stack.pop()
+
+
+class _Emitter:
+    """Re-encodes one function tree; label depths are tracked as absolute indices (0 = function)."""
+
+    def __init__(self, code: bytes, types: list[FuncType], tag_types: list[int], base: int) -> None:
+        self.code = code
+        self.types = types
+        self.tag_types = tag_types
+        self.base = base
+        self.out = bytearray()
+        self.nd = 1  # open labels, the function's own label included
+        self.frames: list[_Frame] = []
+        self.exn_base = 0
+        self.exn_depth = 0
+        self.exn_count = 0
+
+    def rel(self, absolute: int) -> bytes:
+        return enc_u(self.nd - 1 - absolute)
+
+    def open(self, op: int, bt_raw: bytes) -> int:
+        self.out.append(op)
+        self.out += bt_raw
+        self.nd += 1
+        return self.nd - 1
+
+    def close(self) -> None:
+        self.out.append(END)
+        self.nd -= 1
+
+    def blocktype(self, results: tuple[bytes, ...]) -> bytes:
+        if not results:
+            return b"\x40"
+        if len(results) == 1:
+            return results[0]
+        want = FuncType((), results)
+        if want in self.types:
+            return enc_s(self.types.index(want))
+        self.types.append(want)
+        return enc_s(len(self.types) - 1)
+
+    def no_params(self, bt: tuple[int | None, bytes], what: str) -> bytes:
+        if bt[0] is not None and self.types[bt[0]].params:
+            raise WasmTranslateError(f"{what} with block parameters is not supported", offset=self.base)
+        return bt[1]
+
+    def tag_params(self, tag: int) -> tuple[bytes, ...]:
+        if tag >= len(self.tag_types):
+            raise WasmDecodeError(f"tag index {tag} out of range", offset=self.base)
+        return self.types[self.tag_types[tag]].params
+
+    def region(self, reg: _Region, target: int, bt: tuple[int | None, bytes], exn: int | None = None) -> None:
+        frame = _Frame(target, reg, exn)
+        self.frames.append(frame)
+        if reg.needs_pad:
+            bt_raw = self.no_params(bt, "delegate target")
+            done = self.open(BLOCK, bt_raw)
+            frame.pad = self.open(BLOCK, bytes([EXNREF]))
+            self.out += bytes([TRY_TABLE]) + bt_raw + b"\x01\x03" + self.rel(frame.pad)
+            self.nd += 1
+            self.nodes(reg.nodes)
+            self.close()
+            self.out += b"\x0c" + self.rel(done)
+            self.close()
+            self.out.append(THROW_REF)
+            self.close()
+        else:
+            self.nodes(reg.nodes)
+        self.frames.pop()
+
+    def frame(self, k: int) -> _Frame:
+        if k >= len(self.frames):
+            raise WasmDecodeError("branch label out of range", offset=self.base)
+        return self.frames[-1 - k]
+
+    def nodes(self, nodes: list[object]) -> None:
+        out = self.out
+        for node in nodes:
+            if isinstance(node, list):
+                out += self.code[node[0] : node[1]]
+            elif isinstance(node, _Branch):
+                self.branch(node)
+            elif isinstance(node, _Block):
+                self.region(node.body, self.open(node.op, node.bt[1]), node.bt)
+                self.close()
+            elif isinstance(node, _If):
+                target = self.open(IF, node.bt[1])
+                self.region(node.then, target, node.bt)
+                if node.other is not None:
+                    out.append(ELSE)
+                    self.region(node.other, target, node.bt)
+                self.close()
+            elif isinstance(node, _TryTable):
+                out.append(TRY_TABLE)
+                out += node.bt[1] + enc_u(len(node.catches))
+                for kind, tag, label in node.catches:
+                    out.append(kind)
+                    if tag is not None:
+                        out += enc_u(tag)
+                    out += self.rel(self.frame(label).target)
+                self.nd += 1
+                self.region(node.body, self.nd - 1, node.bt)
+                self.close()
+            elif isinstance(node, _Try):
+                self.try_(node)
+
+    def branch(self, node: _Branch) -> None:
+        if node.op == RETHROW:
+            local = self.frame(node.labels[0]).exn_local
+            if local is None:
+                raise WasmDecodeError("rethrow label does not name a catch", offset=self.base)
+            self.out += b"\x20" + enc_u(local) + bytes([THROW_REF])
+            return
+        self.out.append(node.op)
+        if node.op == BR_TABLE:
+            self.out += enc_u(len(node.labels) - 1)
+        for k in node.labels:
+            self.out += self.rel(self.frame(k).target)
+
+    def try_(self, node: _Try) -> None:
+        if node.delegate is not None:
+            pad = self.frame(node.delegate).pad
+            if pad is None:  # pragma: no cover - _analyse marks every delegate target
+                raise WasmTranslateError("delegate target has no pad", offset=self.base)
+            self.out += bytes([TRY_TABLE]) + node.bt[1] + b"\x01\x03" + self.rel(pad)
+            self.nd += 1
+            self.region(node.body, self.nd - 1, node.bt)
+            self.close()
+            return
+        if not node.catches:
+            self.region(node.body, self.open(BLOCK, node.bt[1]), node.bt)
+            self.close()
+            return
+        bt_raw = self.no_params(node.bt, "try")
+        outer = self.open(BLOCK, bt_raw)
+        n = len(node.catches)
+        handler_abs = [0] * n
+        clauses = bytearray(enc_u(n))
+        for i in reversed(range(n)):
+            tag, handler = node.catches[i]
+            results = self.tag_params(tag) if tag is not None else ()
+            if handler.needs_ref:
+                results = (*results, bytes([EXNREF]))
+            handler_abs[i] = self.open(BLOCK, self.blocktype(results))
+        for i, (tag, handler) in enumerate(node.catches):
+            clauses.append((0 if tag is not None else 2) + (1 if handler.needs_ref else 0))
+            if tag is not None:
+                clauses += enc_u(tag)
+            clauses += self.rel(handler_abs[i])
+        self.out += bytes([TRY_TABLE]) + bt_raw + clauses
+        self.nd += 1
+        self.region(node.body, self.nd - 1, node.bt)
+        self.close()
+        self.out += b"\x0c" + self.rel(outer)
+        for i, (_, handler) in enumerate(node.catches):
+            self.close()
+            local = None
+            if handler.needs_ref:
+                local = self.exn_base + self.exn_depth
+                self.out += b"\x21" + enc_u(local)
+                self.exn_depth += 1
+                self.exn_count = max(self.exn_count, self.exn_depth)
+            self.region(handler, outer, node.bt, local)
+            if handler.needs_ref:
+                self.exn_depth -= 1
+            if i < n - 1:
+                self.out += b"\x0c" + self.rel(outer)
+        self.close()
+
+
+def _translate_body(mod: Module, index: int, body: FuncBody, instrs: list[Instr]) -> FuncBody:
+    tree = _build(body.code, instrs, body.offset)
+    _analyse(tree, [], body.offset)
+    types: list[FuncType] = mod.types  # type: ignore[assignment]
+    ftype = types[mod.func_types[index]]
+    em = _Emitter(body.code, types, mod.tag_types, body.offset)
+    declared = 0
+    p = 0
+    for _ in range(body.num_local_groups):
+        count, p = read_u(body.groups_raw, p, 32)
+        _, p = read_valtype(body.groups_raw, p)
+        declared += count
+    em.exn_base = len(ftype.params) + declared
+    em.region(tree, 0, (None, em.blocktype(ftype.results)))
+    em.out.append(END)
+    groups = body.groups_raw
+    num_groups = body.num_local_groups
+    if em.exn_count:
+        groups += enc_u(em.exn_count) + bytes([EXNREF])
+        num_groups += 1
+    code = bytes(em.out)
+    raw = enc_u(num_groups) + groups + code
+    return FuncBody(raw, groups, num_groups, code, body.offset)
+
+
+def translate_legacy_eh(image: bytes) -> bytes:
+    """Return ``image`` with legacy exception handling rewritten to exnref form.
+
+    A module without legacy EH instructions is returned unchanged (the same bytes object).
+
+    Raises:
+        WasmDecodeError: the module is malformed.
+        WasmTranslateError: the module uses a construct the rewrite does not support
+            (a ``try`` with block parameters, GC types).
+    """
+    mod = parse_module(image)
+    changed = False
+    new_bodies: list[FuncBody] = []
+    for i, body in enumerate(mod.bodies):
+        instrs = decode(body.code, body.offset)
+        if has_legacy_eh(instrs):
+            if any(t is None for t in mod.types):
+                raise WasmTranslateError("modules with GC types are not supported")
+            new_bodies.append(_translate_body(mod, i, body, instrs))
+            changed = True
+        else:
+            new_bodies.append(body)
+    if not changed:
+        return image
+    sections: list[tuple[int, bytes]] = []
+    for sid, payload in mod.sections:
+        if sid == SEC_TYPE:
+            payload = encode_types(mod.types)  # type: ignore[arg-type]
+        elif sid == SEC_CODE:
+            payload = encode_code(new_bodies)
+        sections.append((sid, payload))
+    return encode_module(sections)
