@@ -149,6 +149,7 @@ class Module:
     types: list[FuncType | None] = field(default_factory=list)  # None = a non-function (GC) type
     tag_types: list[int] = field(default_factory=list)  # type index per tag (imported first)
     num_imported_funcs: int = 0
+    num_imported_globals: int = 0
     func_types: list[int] = field(default_factory=list)  # type index per defined function
     bodies: list[FuncBody] = field(default_factory=list)
     code_offset: int = 0
@@ -209,6 +210,7 @@ def _parse_imports(data: bytes, pos: int, end: int, mod: Module) -> None:
         elif kind == 0x03:  # global: valtype + mutability
             _, pos = read_valtype(data, pos)
             pos += 1
+            mod.num_imported_globals += 1
         elif kind == 0x04:  # tag: attribute + type index
             pos += 1
             t, pos = read_u(data, pos, 32)

@@ -162,7 +162,7 @@ def _build(code: bytes, instrs: list[Instr], base: int) -> _Region:
             if op in _BRANCHES or op == RETHROW:
                 reg.nodes.append(_Branch(op, (arg,)))  # type: ignore[arg-type]
             elif op == BR_TABLE:
-                reg.nodes.append(_Branch(op, tuple(arg)))  # type: ignore[call-overload]
+                reg.nodes.append(_Branch(op, tuple(arg)))  # type: ignore[arg-type]
             elif op == TRY_TABLE:
                 body, term = region(depth + 1)
                 _expect(term, END, base)

@@ -71,7 +71,7 @@ _FC_IMMS: Final = {
     **dict.fromkeys(range(8), 0),
     8: 2, 9: 1, 10: 2, 11: 1, 12: 2, 13: 1, 14: 2, 15: 1, 16: 1, 17: 1,
 }  # fmt: skip
-_FD_MEMARG: Final = frozenset({*range(0, 12), 92, 93})
+_FD_MEMARG: Final = frozenset({*range(12), 92, 93})
 _FD_MEMARG_LANE: Final = frozenset(range(84, 92))
 _FD_LANE: Final = frozenset(range(21, 35))
 
@@ -139,93 +139,96 @@ def decode(code: bytes, base: int = 0) -> list[Instr]:
     Raises:
         WasmDecodeError: unknown opcode, truncated immediate or unbalanced ``end``.
     """
+    try:
+        out, pos = _decode(code)
+    except IndexError as exc:
+        raise WasmDecodeError("truncated instruction", offset=base + len(code)) from exc
+    except WasmDecodeError as exc:  # positions inside the body -> positions in the module
+        raise WasmDecodeError(exc.reason, offset=base + (exc.offset or 0)) from exc
+    if pos != len(code):
+        raise WasmDecodeError("function body does not end with a balanced 'end'", offset=pos)
+    return out
+
+
+def _decode(code: bytes) -> tuple[list[Instr], int]:
     out: list[Instr] = []
     append = out.append
     pos = 0
     n = len(code)
     depth = 1
     kinds = _KIND
-    try:
-        while pos < n:
-            start = pos
-            op = code[pos]
-            pos += 1
-            kind = kinds[op]
-            arg: object = None
-            if kind == _NONE:
-                if op == END:
-                    depth -= 1
-            elif kind == _MEM:
-                pos = _skip_memarg(code, pos)
-            elif kind == _IDX:
-                arg, pos = read_u(code, pos, 32)
-            elif kind == _I32:
-                _, pos = read_s(code, pos, 32)
-            elif kind == _I64:
-                _, pos = read_s(code, pos, 64)
-            elif kind == _BT:
-                arg, pos = read_blocktype(code, pos)
-                arg = (arg, start + 1, pos)
-                depth += 1
-            elif kind == _LABEL:
-                arg, pos = read_u(code, pos, 32)
-                if op == DELEGATE:
-                    depth -= 1
-            elif kind == _BRT:
-                count, pos = read_u(code, pos, 32)
-                labels = []
-                for _ in range(count + 1):
-                    lab, pos = read_u(code, pos, 32)
-                    labels.append(lab)
-                arg = labels
-            elif kind == _F32:
-                pos += 4
-            elif kind == _F64:
-                pos += 8
-            elif kind == _IDX2:
-                _, pos = read_u(code, pos, 32)
-                _, pos = read_u(code, pos, 32)
-            elif kind == _MIDX:
-                _, pos = read_u(code, pos, 32)
-            elif kind == _SELT:
-                count, pos = read_u(code, pos, 32)
-                for _ in range(count):
-                    _, pos = read_valtype(code, pos)
-            elif kind == _HEAP:
-                _, pos = read_s(code, pos, 33)
-            elif kind == _TT:
-                bt, bt_end = read_blocktype(code, pos)
-                bt_start, pos = pos, bt_end
-                count, pos = read_u(code, pos, 32)
-                catches = []
-                for _ in range(count):
-                    ck = code[pos]
-                    pos += 1
-                    tag = None
-                    if ck in (0, 1):
-                        tag, pos = read_u(code, pos, 32)
-                    elif ck not in (2, 3):
-                        raise WasmDecodeError(f"bad try_table catch kind {ck}", offset=base + pos - 1)
-                    lab, pos = read_u(code, pos, 32)
-                    catches.append((ck, tag, lab))
-                arg = (bt, bt_start, bt_end, catches)
-                depth += 1
-            elif kind is None:
-                raise WasmDecodeError(f"unknown or unsupported opcode 0x{op:02x}", offset=base + start)
-            else:
-                op, pos = _prefixed(kind, code, pos, base + start)
-            append((op, start, pos, arg))
-            if depth == 0:
-                break
-    except IndexError as exc:
-        raise WasmDecodeError("truncated instruction", offset=base + pos) from exc
-    except WasmDecodeError as exc:
-        if exc.offset is not None and exc.offset < base:
-            raise WasmDecodeError(exc.reason, offset=base + exc.offset) from exc
-        raise
-    if depth != 0 or pos != n:
-        raise WasmDecodeError("function body does not end with a balanced 'end'", offset=base + pos)
-    return out
+    while pos < n:
+        start = pos
+        op = code[pos]
+        pos += 1
+        kind = kinds[op]
+        arg: object = None
+        if kind == _NONE:
+            if op == END:
+                depth -= 1
+        elif kind == _MEM:
+            pos = _skip_memarg(code, pos)
+        elif kind == _IDX:
+            arg, pos = read_u(code, pos, 32)
+        elif kind == _I32:
+            _, pos = read_s(code, pos, 32)
+        elif kind == _I64:
+            _, pos = read_s(code, pos, 64)
+        elif kind == _BT:
+            arg, pos = read_blocktype(code, pos)
+            arg = (arg, start + 1, pos)
+            depth += 1
+        elif kind == _LABEL:
+            arg, pos = read_u(code, pos, 32)
+            if op == DELEGATE:
+                depth -= 1
+        elif kind == _BRT:
+            count, pos = read_u(code, pos, 32)
+            labels = []
+            for _ in range(count + 1):
+                lab, pos = read_u(code, pos, 32)
+                labels.append(lab)
+            arg = labels
+        elif kind == _F32:
+            pos += 4
+        elif kind == _F64:
+            pos += 8
+        elif kind == _IDX2:
+            _, pos = read_u(code, pos, 32)
+            _, pos = read_u(code, pos, 32)
+        elif kind == _MIDX:
+            _, pos = read_u(code, pos, 32)
+        elif kind == _SELT:
+            count, pos = read_u(code, pos, 32)
+            for _ in range(count):
+                _, pos = read_valtype(code, pos)
+        elif kind == _HEAP:
+            _, pos = read_s(code, pos, 33)
+        elif kind == _TT:
+            bt, bt_end = read_blocktype(code, pos)
+            bt_start, pos = pos, bt_end
+            count, pos = read_u(code, pos, 32)
+            catches = []
+            for _ in range(count):
+                ck = code[pos]
+                pos += 1
+                tag = None
+                if ck in (0, 1):
+                    tag, pos = read_u(code, pos, 32)
+                elif ck not in (2, 3):
+                    raise WasmDecodeError(f"bad try_table catch kind {ck}", offset=pos - 1)
+                lab, pos = read_u(code, pos, 32)
+                catches.append((ck, tag, lab))
+            arg = (bt, bt_start, bt_end, catches)
+            depth += 1
+        elif kind is None:
+            raise WasmDecodeError(f"unknown or unsupported opcode 0x{op:02x}", offset=start)
+        else:
+            op, pos = _prefixed(kind, code, pos, start)
+        append((op, start, pos, arg))
+        if depth == 0:
+            return out, pos
+    raise WasmDecodeError("function body does not end with a balanced 'end'", offset=pos)
 
 
 def has_legacy_eh(instrs: list[Instr]) -> bool:
