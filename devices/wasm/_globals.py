@@ -13,7 +13,10 @@ from typing import Final
 from ._binary import SEC_CODE, enc_u, encode_module, parse_module, read_s, read_u, read_valtype
 from ._errors import WasmDecodeError
 
+EXPORT_PREFIX: Final = "hyperpeer."
 GLOBAL_EXPORT_PREFIX: Final = "hyperpeer.global."
+MEMORY_EXPORT: Final = "hyperpeer.memory"
+SEC_MEMORY: Final = 5
 SEC_GLOBAL: Final = 6
 SEC_EXPORT: Final = 7
 _NUMERIC: Final = {0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64"}
@@ -69,31 +72,51 @@ def mutable_globals(payload: bytes, first_index: int) -> list[tuple[int, str]]:
     return found
 
 
-def expose_mutable_globals(image: bytes) -> tuple[bytes, tuple[tuple[int, str], ...]]:
-    """Return (module with the mutable globals exported, the exposed (index, type) pairs).
+def _exports_memory0(payload: bytes) -> bool:
+    count, pos = read_u(payload, 0, 32)
+    for _ in range(count):
+        n, pos = read_u(payload, pos, 32)
+        pos += n
+        if pos >= len(payload):
+            raise WasmDecodeError("truncated export", offset=pos)
+        kind = payload[pos]
+        index, pos = read_u(payload, pos + 1, 32)
+        if kind == 0x02 and index == 0:
+            return True
+    return False
 
-    A module without mutable numeric globals is returned unchanged (the same bytes object).
+
+def expose_mutable_globals(image: bytes) -> tuple[bytes, tuple[tuple[int, str], ...]]:
+    """Return (module with its state exported, the exposed (global index, type) pairs).
+
+    Exports every mutable numeric global as ``hyperpeer.global.<index>`` and, if the module defines
+    a memory it does not export, that memory as ``hyperpeer.memory``. A module needing neither is
+    returned unchanged (the same bytes object).
 
     Raises:
         WasmDecodeError: the module is malformed.
     """
     mod = parse_module(image)
     exposed: list[tuple[int, str]] = []
+    has_memory = memory_exported = False
     for sid, payload in mod.sections:
         if sid == SEC_GLOBAL:
             exposed = mutable_globals(payload, mod.num_imported_globals)
-    if not exposed:
+        elif sid == SEC_MEMORY:
+            has_memory = read_u(payload, 0, 32)[0] > 0
+        elif sid == SEC_EXPORT:
+            memory_exported = _exports_memory0(payload)
+    entries = [(f"{GLOBAL_EXPORT_PREFIX}{index}".encode(), 0x03, index) for index, _ in exposed]
+    if has_memory and not memory_exported:
+        entries.append((MEMORY_EXPORT.encode(), 0x02, 0))
+    if not entries:
         return image, ()
-    extra = b"".join(
-        enc_u(len(name)) + name + b"\x03" + enc_u(index)
-        for index, _ in exposed
-        for name in [f"{GLOBAL_EXPORT_PREFIX}{index}".encode()]
-    )
+    extra = b"".join(enc_u(len(name)) + name + bytes([kind]) + enc_u(index) for name, kind, index in entries)
     sections = list(mod.sections)
     for i, (sid, payload) in enumerate(sections):
         if sid == SEC_EXPORT:
             count, pos = read_u(payload, 0, 32)
-            sections[i] = (sid, enc_u(count + len(exposed)) + payload[pos:] + extra)
+            sections[i] = (sid, enc_u(count + len(entries)) + payload[pos:] + extra)
             break
     else:
         at = 0
@@ -102,5 +125,5 @@ def expose_mutable_globals(image: bytes) -> tuple[bytes, tuple[tuple[int, str], 
                 at = i + 1
             elif sid == SEC_CODE:
                 break
-        sections.insert(at, (SEC_EXPORT, enc_u(len(exposed)) + extra))
+        sections.insert(at, (SEC_EXPORT, enc_u(len(entries)) + extra))
     return encode_module(sections), tuple(exposed)

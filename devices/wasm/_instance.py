@@ -22,7 +22,8 @@ from ._errors import (
     WasmMemoryError,
     WasmTrap,
 )
-from ._globals import GLOBAL_EXPORT_PREFIX
+from ._globals import GLOBAL_EXPORT_PREFIX, MEMORY_EXPORT
+from ._growguard import GROW_FAILED_EXPORT
 from ._host import HostCall, HostFunction, HostResult, Resolver, builtin
 from ._snapshot import WasmSnapshot
 
@@ -85,11 +86,15 @@ class WasmInstance:
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             raise self._map_failure(exc, instantiating=True) from exc
         exports = self._instance.exports(self._store)
+        memories = [ext for name, ext in exports.items() if isinstance(ext, wasmtime.Memory)]
+        named = exports.get("memory") or exports.get(MEMORY_EXPORT)
+        self.memory_extern = named if isinstance(named, wasmtime.Memory) else (memories or [None])[0]
         for name, ext in exports.items():
-            if isinstance(ext, wasmtime.Memory) and self.memory_extern is None:
-                self.memory_extern = ext
-            elif isinstance(ext, wasmtime.Table) and name == "__indirect_function_table":
+            if isinstance(ext, wasmtime.Table) and name == "__indirect_function_table":
                 self.table_extern = ext
+        flag = exports.get(GROW_FAILED_EXPORT)
+        self._grow_flag = flag if isinstance(flag, wasmtime.Global) else None
+        self.grow_failures = 0
         self._globals = {
             int(name[len(GLOBAL_EXPORT_PREFIX) :]): ext
             for name, ext in exports.items()
@@ -129,9 +134,14 @@ class WasmInstance:
         if self._dead is not None:
             raise WasmInstanceDead(f"instance was discarded after: {self._dead}")
 
-    def _near_cap(self) -> bool:
-        mem = self.memory_extern
-        return mem is not None and mem.data_len(self._store) + PAGE > self.limits.memory_bytes
+    def _grow_failed(self) -> bool:
+        """Whether a ``memory.grow`` failed since the last check (and reset the flag)."""
+        flag = self._grow_flag
+        if flag is None or not flag.value(self._store):
+            return False
+        flag.set_value(self._store, 0)
+        self.grow_failures += 1
+        return True
 
     def _map_failure(self, exc: Exception, *, instantiating: bool = False) -> WasmError:
         message = exc.message if isinstance(exc, wasmtime.Trap) else str(exc)
@@ -143,8 +153,8 @@ class WasmInstance:
             err = WasmLimitExceeded("wasm stack exhausted")
         elif instantiating and "limit" in message and "memory" in message:
             err = WasmLimitExceeded(f"initial memory exceeds the cap: {message}")
-        elif not instantiating and self._near_cap():
-            err = WasmLimitExceeded(f"memory cap of {self.limits.memory_bytes} bytes reached: {message}")
+        elif not instantiating and self._grow_failed():
+            err = WasmLimitExceeded(f"memory.grow failed at the memory cap or maximum; then: {message}")
         elif instantiating and not isinstance(exc, wasmtime.Trap):
             err = WasmLinkError(f"instantiation failed: {message}")
         else:
@@ -194,6 +204,8 @@ class WasmInstance:
         finally:
             if self._fuel and self._dead is None:
                 self.last_fuel_used = budget - store.get_fuel()
+        if self._grow_flag is not None:
+            self._grow_failed()  # the guest coped with a failed grow; don't blame a later trap on it
         if out is None:
             return []
         return out if isinstance(out, list) else [out]
@@ -293,4 +305,4 @@ class WasmInstance:
             glob = self._globals.get(index)
             if glob is None or dict(self.module.exposed_globals).get(index) != kind:
                 raise WasmDecodeError(f"snapshot global {index} ({kind}) does not match the module")
-            glob.set_value(self._store, wasmtime.Val(getattr(wasmtime.ValType, kind)(), value))
+            glob.set_value(self._store, value)

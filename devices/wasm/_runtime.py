@@ -2,8 +2,9 @@
 
 Loading an image (``WasmRuntime.load``):
 
-1. *prepare*: rewrite legacy exception handling to exnref form and export the mutable globals
-   (``_eh_translate``, ``_globals``); cached in memory and on disk by the original image id
+1. *prepare*: rewrite legacy exception handling to exnref form, export the mutable globals (and
+   an unexported memory), flag failed ``memory.grow`` (``_eh_translate``, ``_globals``,
+   ``_growguard``); cached in memory and on disk by the original image id
    (default: sha256 of the image) and ``PREPARE_VERSION``;
 2. *compile*: ``Module.deserialize`` from ``<cache>/compiled/<sha256 of prepared bytes>-<engine
    fingerprint>.cwasm`` when present, else compile and ``serialize`` it there (atomic rename);
@@ -29,14 +30,15 @@ import wasmtime
 
 from ._eh_translate import translate_legacy_eh
 from ._errors import WasmCompileError, WasmLinkError
-from ._globals import GLOBAL_EXPORT_PREFIX, expose_mutable_globals
+from ._globals import EXPORT_PREFIX, GLOBAL_EXPORT_PREFIX, expose_mutable_globals
+from ._growguard import guard_memory_grow
 
 if TYPE_CHECKING:
     from ._host import Resolver
     from ._instance import WasmInstance
 
 WASMTIME_VERSION: Final = importlib.metadata.version("wasmtime")
-PREPARE_VERSION: Final = "eh1-globals1"
+PREPARE_VERSION: Final = "eh1-state2-grow1"
 _FLAG_TRANSLATED: Final = 1
 
 
@@ -142,7 +144,7 @@ class WasmRuntime:
                 self._bump("prepare_cache_hits")
                 return blob[1:], bool(blob[0] & _FLAG_TRANSLATED)
         translated = translate_legacy_eh(image)
-        prepared, _ = expose_mutable_globals(translated)
+        prepared = guard_memory_grow(expose_mutable_globals(translated)[0])
         was_translated = translated is not image
         self._bump("prepared")
         if path is not None:
@@ -213,7 +215,7 @@ class WasmModule:
             )
         self.imports: tuple[ImportSpec, ...] = tuple(imports)
         self.exports: tuple[str, ...] = tuple(
-            e.name for e in module.exports if not e.name.startswith(GLOBAL_EXPORT_PREFIX)
+            e.name for e in module.exports if not e.name.startswith(EXPORT_PREFIX)
         )
         self.exposed_globals: tuple[tuple[int, str], ...] = tuple(
             (int(e.name[len(GLOBAL_EXPORT_PREFIX) :]), _kind(e.type.content))
