@@ -86,9 +86,12 @@ class WasmInstance:
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             raise self._map_failure(exc, instantiating=True) from exc
         exports = self._instance.exports(self._store)
-        memories = [ext for name, ext in exports.items() if isinstance(ext, wasmtime.Memory)]
+        memories = [ext for ext in exports.values() if isinstance(ext, wasmtime.Memory)]
         named = exports.get("memory") or exports.get(MEMORY_EXPORT)
-        self.memory_extern = named if isinstance(named, wasmtime.Memory) else (memories or [None])[0]
+        if isinstance(named, wasmtime.Memory):
+            self.memory_extern = named
+        elif memories:
+            self.memory_extern = memories[0]
         for name, ext in exports.items():
             if isinstance(ext, wasmtime.Table) and name == "__indirect_function_table":
                 self.table_extern = ext
