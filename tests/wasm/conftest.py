@@ -22,8 +22,9 @@ def read_vector(name: str) -> bytes:
 
 
 @pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("wasm-cache")
+def cache_dir(request: pytest.FixtureRequest) -> Path:
+    """Prepared and compiled modules persist in pytest's cache dir, so aos compiles once per machine."""
+    return Path(request.config.cache.mkdir("hyperpeer-wasm-modules"))
 
 
 @pytest.fixture(scope="session")

@@ -250,3 +250,26 @@ def test_snapshot_decode_rejects_garbage() -> None:
     for bad in (b"", b"HPWSNAP1", snap.encode()[:-1], b"XXXXXXXX" + snap.encode()[8:]):
         with pytest.raises(WasmDecodeError):
             WasmSnapshot.decode(bad)
+
+
+GRACEFUL_WAT = """(module (memory 1 2)
+  (func (export "try_grow") (result i32) (memory.grow (i32.const 5)))
+  (func (export "crash") unreachable))"""
+
+
+def test_failed_grow_handled_by_guest_is_not_a_limit_error(runtime: WasmRuntime, wat) -> None:
+    inst = runtime.load(wat(GRACEFUL_WAT)).instantiate()
+    assert inst.call("try_grow") == [-1]  # beyond the module's own maximum
+    assert inst.grow_failures == 1
+    assert inst.alive
+    with pytest.raises(WasmTrap) as info:
+        inst.call("crash")
+    assert not isinstance(info.value, WasmLimitExceeded)
+
+
+def test_unexported_memory_is_still_snapshotted(runtime: WasmRuntime, wat) -> None:
+    module = runtime.load(wat('(module (memory 2) (data (i32.const 10) "abc") (func (export "f")))'))
+    assert module.exports == ("f",)
+    inst = module.instantiate()
+    assert inst.read(10, 3) == b"abc"
+    assert len(inst.snapshot().memory) == 2 * 65536
