@@ -159,13 +159,22 @@ class AosProcess:
         struct["Block-Height"] = block_height
         return compact_json(struct)
 
-    def handle_raw(self, msg_json: bytes, env_json: bytes | None = None) -> dict[str, Any]:
-        """Run ``handle`` on pre-encoded JSON; returns the decoded top-level result object."""
+    @property
+    def env_json(self) -> bytes:
+        """The env bytes written for every message: ``{"Process": json_struct(process)}``."""
+        return self._env
+
+    def call_handle(self, msg_json: bytes, env_json: bytes | None = None) -> bytes:
+        """Write the two NUL-terminated strings (message first), call ``handle``, return the raw result."""
         inst = self.instance
         msg_ptr = inst.write_string(msg_json)
         env_ptr = inst.write_string(self._env if env_json is None else env_json)
         (res_ptr,) = inst.call("handle", msg_ptr, env_ptr)
-        raw = inst.read_string(int(res_ptr) % (1 << 64))
+        return inst.read_string(int(res_ptr) % (1 << 64))
+
+    def handle_raw(self, msg_json: bytes, env_json: bytes | None = None) -> dict[str, Any]:
+        """Run ``handle`` on pre-encoded JSON; returns the decoded top-level result object."""
+        raw = self.call_handle(msg_json, env_json)
         try:
             decoded = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
