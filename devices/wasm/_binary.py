@@ -154,6 +154,19 @@ class Module:
     bodies: list[FuncBody] = field(default_factory=list)
     code_offset: int = 0
 
+    def type_at(self, index: int) -> FuncType:
+        """The function type at ``index``; a bad index raises WasmDecodeError."""
+        found = self.types[index] if 0 <= index < len(self.types) else None
+        if found is None:
+            raise WasmDecodeError(f"type index {index} does not name a function type")
+        return found
+
+    def defined_func_type(self, index: int) -> FuncType:
+        """The type of the ``index``-th function defined in the code section."""
+        if index >= len(self.func_types):
+            raise WasmDecodeError("code section has more bodies than the function section declares")
+        return self.type_at(self.func_types[index])
+
 
 def _parse_types(data: bytes, pos: int, end: int, mod: Module) -> None:
     count, pos = read_u(data, pos, 32)

@@ -77,7 +77,7 @@ from ._opcodes import (
 _BRANCHES = frozenset({0x0C, 0x0D, 0xD5, 0xD6})
 _TERMINATORS = frozenset({END, ELSE, CATCH, CATCH_ALL, DELEGATE})
 _STRUCTURAL = _TERMINATORS | _BRANCHES | {BLOCK, LOOP, IF, TRY, TRY_TABLE, BR_TABLE, RETHROW}
-_MAX_NESTING = 10_000
+_MAX_NESTING = 200  # Python recursion bounds the tree walk; real modules nest < 60
 
 
 @dataclass(eq=False)
@@ -239,17 +239,19 @@ def _analyse(reg: _Region, stack: list[_Region], base: int) -> None:
 class _Emitter:
     """Re-encodes one function tree; label depths are tracked as absolute indices (0 = function)."""
 
-    def __init__(self, code: bytes, types: list[FuncType], tag_types: list[int], base: int) -> None:
+    def __init__(self, code: bytes, mod: Module, base: int) -> None:
         self.code = code
-        self.types = types
-        self.tag_types = tag_types
+        self.mod = mod
+        self.types: list[FuncType] = mod.types  # type: ignore[assignment]  # GC types are rejected earlier
+        self.tag_types = mod.tag_types
         self.base = base
         self.out = bytearray()
         self.nd = 1  # open labels, the function's own label included
         self.frames: list[_Frame] = []
-        self.exn_base = 0
+        self.local_base = 0  # index of the first local this rewrite adds
+        self.new_locals: list[bytes] = []  # value types of the added locals, in index order
+        self.exn_locals: dict[int, int] = {}  # handler nesting depth -> its exnref local
         self.exn_depth = 0
-        self.exn_count = 0
 
     def rel(self, absolute: int) -> bytes:
         return enc_u(self.nd - 1 - absolute)
@@ -276,24 +278,42 @@ class _Emitter:
         return enc_s(len(self.types) - 1)
 
     def no_params(self, bt: tuple[int | None, bytes], what: str) -> bytes:
-        if bt[0] is not None and self.types[bt[0]].params:
+        if bt[0] is not None and self.mod.type_at(bt[0]).params:
             raise WasmTranslateError(f"{what} with block parameters is not supported", offset=self.base)
         return bt[1]
 
     def tag_params(self, tag: int) -> tuple[bytes, ...]:
         if tag >= len(self.tag_types):
             raise WasmDecodeError(f"tag index {tag} out of range", offset=self.base)
-        return self.types[self.tag_types[tag]].params
+        return self.mod.type_at(self.tag_types[tag]).params
 
-    def region(self, reg: _Region, target: int, bt: tuple[int | None, bytes], exn: int | None = None) -> None:
+    def add_local(self, valtype: bytes) -> int:
+        self.new_locals.append(valtype)
+        return self.local_base + len(self.new_locals) - 1
+
+    def region(
+        self,
+        reg: _Region,
+        target: int,
+        bt: tuple[int | None, bytes],
+        exn: int | None = None,
+        params: tuple[bytes, ...] = (),
+    ) -> None:
+        """Emit a region; ``params`` are the values it starts with on the stack (a catch's payload)."""
         frame = _Frame(target, reg, exn)
         self.frames.append(frame)
         if reg.needs_pad:
             bt_raw = self.no_params(bt, "delegate target")
+            # the payload cannot flow into the wrapper blocks: park it in locals, re-push inside
+            stash = [self.add_local(vt) for vt in params]
+            for local in reversed(stash):
+                self.out += b"\x21" + enc_u(local)
             done = self.open(BLOCK, bt_raw)
             frame.pad = self.open(BLOCK, bytes([EXNREF]))
             self.out += bytes([TRY_TABLE]) + bt_raw + b"\x01\x03" + self.rel(frame.pad)
             self.nd += 1
+            for local in stash:
+                self.out += b"\x20" + enc_u(local)
             self.nodes(reg.nodes)
             self.close()
             self.out += b"\x0c" + self.rel(done)
@@ -388,15 +408,17 @@ class _Emitter:
         self.region(node.body, self.nd - 1, node.bt)
         self.close()
         self.out += b"\x0c" + self.rel(outer)
-        for i, (_, handler) in enumerate(node.catches):
+        for i, (tag, handler) in enumerate(node.catches):
             self.close()
             local = None
             if handler.needs_ref:
-                local = self.exn_base + self.exn_depth
+                local = self.exn_locals.get(self.exn_depth)
+                if local is None:
+                    local = self.exn_locals[self.exn_depth] = self.add_local(bytes([EXNREF]))
                 self.out += b"\x21" + enc_u(local)
                 self.exn_depth += 1
-                self.exn_count = max(self.exn_count, self.exn_depth)
-            self.region(handler, outer, node.bt, local)
+            params = self.tag_params(tag) if tag is not None else ()
+            self.region(handler, outer, node.bt, local, params)
             if handler.needs_ref:
                 self.exn_depth -= 1
             if i < n - 1:
@@ -407,23 +429,25 @@ class _Emitter:
 def _translate_body(mod: Module, index: int, body: FuncBody, instrs: list[Instr]) -> FuncBody:
     tree = _build(body.code, instrs, body.offset)
     _analyse(tree, [], body.offset)
-    types: list[FuncType] = mod.types  # type: ignore[assignment]
-    ftype = types[mod.func_types[index]]
-    em = _Emitter(body.code, types, mod.tag_types, body.offset)
+    ftype = mod.defined_func_type(index)
+    em = _Emitter(body.code, mod, body.offset)
     declared = 0
     p = 0
     for _ in range(body.num_local_groups):
         count, p = read_u(body.groups_raw, p, 32)
         _, p = read_valtype(body.groups_raw, p)
         declared += count
-    em.exn_base = len(ftype.params) + declared
+    em.local_base = len(ftype.params) + declared
     em.region(tree, 0, (None, em.blocktype(ftype.results)))
     em.out.append(END)
     groups = body.groups_raw
     num_groups = body.num_local_groups
-    if em.exn_count:
-        groups += enc_u(em.exn_count) + bytes([EXNREF])
-        num_groups += 1
+    run_start = 0
+    for i in range(1, len(em.new_locals) + 1):  # one declaration group per run of equal types
+        if i == len(em.new_locals) or em.new_locals[i] != em.new_locals[run_start]:
+            groups += enc_u(i - run_start) + em.new_locals[run_start]
+            num_groups += 1
+            run_start = i
     code = bytes(em.out)
     raw = enc_u(num_groups) + groups + code
     return FuncBody(raw, groups, num_groups, code, body.offset)
@@ -456,7 +480,7 @@ def translate_legacy_eh(image: bytes) -> bytes:
     sections: list[tuple[int, bytes]] = []
     for sid, payload in mod.sections:
         if sid == SEC_TYPE:
-            payload = encode_types(mod.types)  # type: ignore[arg-type]
+            payload = encode_types([mod.type_at(i) for i in range(len(mod.types))])
         elif sid == SEC_CODE:
             payload = encode_code(new_bodies)
         sections.append((sid, payload))

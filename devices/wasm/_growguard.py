@@ -30,7 +30,6 @@ from ._binary import (
     read_u,
     read_valtype,
 )
-from ._errors import WasmDecodeError
 from ._opcodes import decode
 
 GROW_FAILED_EXPORT: Final = "hyperpeer.grow_failed"
@@ -84,9 +83,7 @@ def guard_memory_grow(image: bytes) -> bytes:
         if not grows:
             bodies.append(body)
             continue
-        ftype = mod.types[mod.func_types[index]]
-        if ftype is None:
-            raise WasmDecodeError("function has a non-function type", offset=body.offset)
+        ftype = mod.defined_func_type(index)
         declared = 0
         p = 0
         for _ in range(body.num_local_groups):

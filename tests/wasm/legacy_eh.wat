@@ -241,4 +241,28 @@
       i32.const 1
       i32.add
     end)
+
+  (func (export "delegate_handler") (param i32) (result i32)
+    try (result i32)
+      try (result i32)
+        local.get 0
+        call $thrower
+        i32.const -1
+      catch $e
+        try
+          local.get 0
+          i32.const 2
+          i32.eq
+          if
+            i32.const 9
+            throw $e
+          end
+        delegate 0
+        i32.const 100
+        i32.add
+      end
+    catch $e
+      i32.const 7000
+      i32.add
+    end)
 )

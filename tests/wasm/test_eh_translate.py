@@ -24,6 +24,7 @@ EXPECTED: dict[tuple[str, int], int | None] = {
     ("delegate_middle", 4): 104, ("delegate_middle", 0): 101, ("delegate_middle", -1): -1,
     ("delegate_caller", 4): 5004, ("delegate_caller", 0): None, ("delegate_caller", -1): -1,
     ("delegate_block", 4): 6004, ("delegate_block", 0): None, ("delegate_block", -1): -1,
+    ("delegate_handler", 4): 104, ("delegate_handler", 2): 7009, ("delegate_handler", -1): -1,
     ("pair", 2): 42, ("pair_rethrow", 2): 43,
     ("try_plain", 4): 5,
     ("uncaught", 4): None, ("uncaught", -1): -1,
