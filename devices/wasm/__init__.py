@@ -30,6 +30,7 @@ from __future__ import annotations
 from ._aos import AosError as AosError
 from ._aos import AosProcess as AosProcess
 from ._aos import compact_json as compact_json
+from ._aos import json_iface_results as json_iface_results
 from ._aos import json_struct as json_struct
 from ._eh_translate import translate_legacy_eh as translate_legacy_eh
 from ._errors import WasmCompileError as WasmCompileError
@@ -81,6 +82,7 @@ __all__ = [
     "WasmTrap",
     "compact_json",
     "expose_mutable_globals",
+    "json_iface_results",
     "json_struct",
     "translate_legacy_eh",
 ]

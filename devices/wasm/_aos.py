@@ -207,3 +207,42 @@ class AosProcess:
         fresh = self.instance.module.instantiate(limits=self.instance.limits)
         fresh.restore(snapshot)
         self.instance = fresh
+
+
+def _outbox_entry(msg: Mapping[str, Any], process_id: str, image_id: str) -> dict[str, Any]:
+    """HyperBEAM's outbox normalisation (observable layout, quirk #9 of the spec kept)."""
+    entry: dict[str, Any] = {str(k).lower(): v for k, v in msg.items()}  # "Tags" survives as "tags"
+    for tag in msg.get("Tags") or []:
+        if isinstance(tag, Mapping) and "name" in tag:
+            entry[str(tag["name"])] = tag.get("value")
+    entry["from-process"] = process_id
+    entry["from-image"] = image_id
+    return entry
+
+
+def json_iface_results(response: Mapping[str, Any], *, process_id: str, image_id: str) -> dict[str, Any]:
+    """JSON-Iface pass 2: turn aos's ``response`` into ``{outbox, patches, data}`` as HyperBEAM does.
+
+    ``Output.data`` present -> data, outbox from ``Messages``, ``patches`` (lower-case key);
+    else ``Error`` present -> data = the error, empty outbox; ``Spawns``/``Assignments`` are ignored.
+    Outbox entries: fields lower-cased, ``Tags`` flattened into keys (later duplicates win),
+    ``from-process``/``from-image`` added; ``anchor`` and the raw ``tags`` list are kept, as upstream.
+
+    Raises:
+        AosError: neither ``Output.data`` nor ``Error`` is present.
+    """
+    out = response.get("Output")
+    if isinstance(out, Mapping) and "data" in out:
+        messages = response.get("Messages") or []
+        return {
+            "outbox": {
+                str(i): _outbox_entry(m, process_id, image_id)
+                for i, m in enumerate(messages, start=1)
+                if isinstance(m, Mapping)
+            },
+            "patches": list(response.get("patches") or []),
+            "data": out["data"],
+        }
+    if "Error" in response:
+        return {"outbox": {}, "patches": [], "data": response["Error"]}
+    raise AosError("JSON error parsing result output.")

@@ -17,6 +17,7 @@ from devices.wasm import (
     WasmRuntime,
     WasmSnapshot,
     compact_json,
+    json_iface_results,
     json_struct,
 )
 from tests.wasm.conftest import read_vector
@@ -203,3 +204,32 @@ def test_json_struct_fields() -> None:
     assert compact_json({"b": "é", "a": 1}) == '{"a":1,"b":"é"}'.encode()
     with pytest.raises(AosError):
         json_struct({"id": "I", "data": b"\xff\xfe"})
+
+
+def test_json_iface_results_layout(proc: AosProcess) -> None:
+    sent = proc.handle(message("Eval", "Send({Target = ao.id, Action = 'State', Data = 'hello'})"))
+    results = json_iface_results(sent, process_id="PID", image_id="IMG")
+    entry = results["outbox"]["1"]
+    assert entry["data"] == "hello"
+    assert entry["target"] == "AOS"
+    assert entry["Action"] == "State"
+    assert entry["Reference"] == "1"
+    assert entry["from-process"] == "PID"
+    assert entry["from-image"] == "IMG"
+    assert "anchor" in entry  # kept, as HyperBEAM does
+    assert isinstance(entry["tags"], list)
+    assert results["patches"] == []
+
+    patched = proc.handle(
+        message("Eval", "table.insert(ao.outbox.Messages, {method = 'PATCH', x = 'banana'})")
+    )
+    patch = json_iface_results(patched, process_id="PID", image_id="IMG")["outbox"]["1"]
+    assert (patch["x"], patch["method"]) == ("banana", "PATCH")
+
+    two = json_iface_results(proc.handle(message("Eval", "return 1+1")), process_id="P", image_id="I")
+    assert two == {"outbox": {}, "patches": [], "data": "2"}
+    failed = json_iface_results(proc.handle(message("Eval", "error('boom')")), process_id="P", image_id="I")
+    assert "boom" in failed["data"]
+    assert failed["outbox"] == {}
+    with pytest.raises(AosError, match="JSON error"):
+        json_iface_results({"Output": "text only"}, process_id="P", image_id="I")

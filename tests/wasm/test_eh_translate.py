@@ -146,3 +146,11 @@ def test_aos_images_translate_and_compile(runtime: WasmRuntime, name: str) -> No
     assert [f"{i.module}.{i.name}" for i in module.imports] == [
         entry.split("(")[0] for entry in summary["imports"]
     ]
+
+
+def test_excessive_nesting_is_rejected(wat) -> None:
+    depth = 260
+    body = "block\n" * depth + "end\n" * depth
+    image = wat(f"(module (tag $e) (func try {body} catch $e end))")
+    with pytest.raises(WasmTranslateError, match="nesting"):
+        translate_legacy_eh(image)
