@@ -135,15 +135,41 @@ def wasi_proc_exit(call: HostCall, code: int) -> None:
     raise WasmTrap(f"guest called proc_exit({code})")
 
 
+class EmscriptenLongjmp(Exception):
+    """Raised by ``_emscripten_throw_longjmp``; caught by the nearest ``invoke_*`` (JS-EH builds)."""
+
+
+def emscripten_throw_longjmp(call: HostCall) -> None:
+    """emscripten ``_emscripten_throw_longjmp``: unwind to the nearest ``invoke_*``."""
+    raise EmscriptenLongjmp
+
+
 def emscripten_invoke(call: HostCall, index: int, *args: Any) -> HostResult:
-    """emscripten ``invoke_*``: call entry ``index`` of the function table with ``args``."""
-    table = call.instance.table_extern
+    """emscripten ``invoke_*``: call table entry ``index`` with ``args``, as emscripten's JS glue does.
+
+    The stack pointer is saved first; a longjmp unwinding through the call restores it and calls
+    the module's ``setThrew(1, 0)`` so the C code sees it; anything else propagates (traps).
+    """
+    inst = call.instance
+    table = inst.table_extern
     if table is None:
         raise WasmTrap("invoke_* needs an exported __indirect_function_table")
     func = table.get(call.store, index)  # type: ignore[arg-type]  # a Caller is a store context
-    if func is None:
+    if not isinstance(func, wasmtime.Func):
         raise WasmTrap(f"invoke_* of a null table entry {index}")
-    result: HostResult = func(call.store, *args)
+    save = inst.export_func("emscripten_stack_get_current") or inst.export_func("stackSave")
+    restore = inst.export_func("_emscripten_stack_restore") or inst.export_func("stackRestore")
+    sp = save(call.store) if save is not None else None
+    try:
+        result: HostResult = func(call.store, *args)
+    except EmscriptenLongjmp:
+        if restore is not None and sp is not None:
+            restore(call.store, sp)
+        set_threw = inst.export_func("setThrew")
+        if set_threw is None:
+            raise WasmTrap("longjmp caught by invoke_* but the module exports no setThrew") from None
+        set_threw(call.store, 1, 0)
+        return [0.0 if k in ("f32", "f64") else 0 for k in call.results] or None
     return result
 
 
@@ -160,4 +186,6 @@ def builtin(module: str, name: str) -> HostFunction | None:
     """The built-in host function for an import, if there is one."""
     if module == "env" and name.startswith("invoke_"):
         return emscripten_invoke
+    if module == "env" and name == "_emscripten_throw_longjmp":
+        return emscripten_throw_longjmp
     return BUILTINS.get((module, name))

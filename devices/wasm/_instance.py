@@ -86,6 +86,7 @@ class WasmInstance:
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             raise self._map_failure(exc, instantiating=True) from exc
         exports = self._instance.exports(self._store)
+        self._exports = dict(exports.items())
         memories = [ext for ext in exports.values() if isinstance(ext, wasmtime.Memory)]
         named = exports.get("memory") or exports.get(MEMORY_EXPORT)
         if isinstance(named, wasmtime.Memory):
@@ -165,10 +166,15 @@ class WasmInstance:
         self._dead = err.reason
         return err
 
+    def export_func(self, name: str) -> wasmtime.Func | None:
+        """The exported function ``name``, or None (for host functions calling back into the guest)."""
+        ext = self._exports.get(name)
+        return ext if isinstance(ext, wasmtime.Func) else None
+
     def _export(self, name: str) -> tuple[wasmtime.Func, tuple[str, ...]]:
         found = self._funcs.get(name)
         if found is None:
-            ext = self._instance.exports(self._store).get(name)
+            ext = self._exports.get(name)
             if not isinstance(ext, wasmtime.Func):
                 raise WasmLinkError(f"no exported function {name!r}")
             kinds = tuple(str(p) for p in ext.type(self._store).params)

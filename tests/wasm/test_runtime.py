@@ -273,3 +273,43 @@ def test_unexported_memory_is_still_snapshotted(runtime: WasmRuntime, wat) -> No
     inst = module.instantiate()
     assert inst.read(10, 3) == b"abc"
     assert len(inst.snapshot().memory) == 2 * 65536
+
+
+INVOKE_WAT = """(module
+  (import "env" "invoke_vi" (func $invoke_vi (param i32 i32)))
+  (import "env" "_emscripten_throw_longjmp" (func $throw_lj))
+  (memory (export "memory") 1)
+  (table (export "__indirect_function_table") 2 funcref)
+  (elem (i32.const 0) $jumper $normal)
+  (global $sp (mut i32) (i32.const 1000))
+  (global $threw (mut i32) (i32.const 0))
+  (func (export "emscripten_stack_get_current") (result i32) global.get $sp)
+  (func (export "_emscripten_stack_restore") (param i32) local.get 0 global.set $sp)
+  (func (export "setThrew") (param i32 i32) local.get 0 global.set $threw)
+  (func $jumper (param i32)
+    global.get $sp i32.const 64 i32.sub global.set $sp
+    call $throw_lj)
+  (func $normal (param i32) local.get 0 global.set $threw)
+  (func (export "run") (param i32) (result i32)
+    i32.const 0 global.set $threw
+    local.get 0 i32.const 5 call $invoke_vi
+    global.get $threw i32.const 10000 i32.mul global.get $sp i32.add)
+  (func (export "bare") call $throw_lj))"""
+
+
+def test_emscripten_invoke_and_longjmp(runtime: WasmRuntime, wat) -> None:
+    inst = runtime.load(wat(INVOKE_WAT)).instantiate()
+    assert inst.call("run", 1) == [51000]  # plain call through the table
+    assert inst.call("run", 0) == [11000]  # longjmp: stack pointer restored, setThrew(1, 0)
+    assert inst.call("run", 1) == [51000]
+    with pytest.raises(WasmTrap, match="EmscriptenLongjmp"):
+        inst.call("bare")  # no invoke_* to catch it
+
+
+@pytest.mark.parametrize("name", ["test-standalone-ex-aos.wasm", "test-wasi-aos.wasm"])
+def test_js_eh_aos_builds_answer_handle(runtime: WasmRuntime, name: str) -> None:
+    from devices.wasm import AosProcess
+
+    proc = AosProcess.spawn(runtime, read_vector(name), {"id": "AOS", "owner": "FOOBAR"})
+    response = proc.handle({"id": "1", "owner": "FOOBAR", "action": "Eval", "data": "return 1"})
+    assert response["Output"] == "sent pong reply"  # HyperBEAM's dummy test processes
