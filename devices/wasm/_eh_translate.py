@@ -30,13 +30,14 @@ Rewrite rules (``bt`` = the try's block type, which must not take parameters):
    wrapped as ``block bt (block (result exnref) (try_table bt (catch_all_ref $pad) R) br 1) throw_ref``
    and ``try bt B delegate k`` becomes ``try_table bt (catch_all_ref <pad of label k>) B end``: the
    exception is re-thrown at the outermost level of the target's region, i.e. it reaches exactly
-   the handlers that enclose label ``k`` (the caller, when ``k`` is the function's label).
+   the handlers that enclose label ``k`` (the caller, when ``k`` is the function's label). A catch
+   handler wrapped this way first parks its payload in fresh locals and re-pushes it inside.
 3. A ``try`` with neither catches nor ``delegate`` is a ``block``. Every branch label is remapped.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ._binary import (
     EXNREF,
@@ -54,186 +55,29 @@ from ._binary import (
     read_u,
     read_valtype,
 )
+from ._eh_tree import Block, Branch, If, Region, Try, TryTable, analyse, build
 from ._errors import WasmDecodeError, WasmTranslateError
 from ._opcodes import (
     BLOCK,
     BR_TABLE,
-    CATCH,
-    CATCH_ALL,
-    DELEGATE,
     ELSE,
     END,
     IF,
-    LOOP,
     RETHROW,
     THROW_REF,
-    TRY,
     TRY_TABLE,
     Instr,
     decode,
     has_legacy_eh,
 )
 
-_BRANCHES = frozenset({0x0C, 0x0D, 0xD5, 0xD6})
-_TERMINATORS = frozenset({END, ELSE, CATCH, CATCH_ALL, DELEGATE})
-_STRUCTURAL = _TERMINATORS | _BRANCHES | {BLOCK, LOOP, IF, TRY, TRY_TABLE, BR_TABLE, RETHROW}
-_MAX_NESTING = 200  # Python recursion bounds the tree walk; real modules nest < 60
-
-
-@dataclass(eq=False)
-class _Region:
-    nodes: list[object] = field(default_factory=list)
-    needs_pad: bool = False
-    needs_ref: bool = False
-    is_handler: bool = False
-
-
-@dataclass(eq=False)
-class _Block:
-    op: int
-    bt: tuple[int | None, bytes]
-    body: _Region
-
-
-@dataclass(eq=False)
-class _If:
-    bt: tuple[int | None, bytes]
-    then: _Region
-    other: _Region | None
-
-
-@dataclass(eq=False)
-class _Try:
-    bt: tuple[int | None, bytes]
-    body: _Region
-    catches: list[tuple[int | None, _Region]]
-    delegate: int | None
-
-
-@dataclass(eq=False)
-class _TryTable:
-    bt: tuple[int | None, bytes]
-    catches: list[tuple[int, int | None, int]]
-    body: _Region
-
-
-@dataclass(frozen=True)
-class _Branch:
-    op: int
-    labels: tuple[int, ...]
-
 
 @dataclass
 class _Frame:
     target: int  # absolute index (0 = function label) a branch to this original label goes to
-    region: _Region
+    region: Region
     exn_local: int | None = None
     pad: int | None = None
-
-
-def _build(code: bytes, instrs: list[Instr], base: int) -> _Region:
-    """Turn the flat instruction list into a tree of regions."""
-    pos = 0
-
-    def blocktype(arg: object) -> tuple[int | None, bytes]:
-        bt_idx, bt_start, bt_end = arg[:3]  # type: ignore[index]
-        return bt_idx, code[bt_start:bt_end]
-
-    def region(depth: int) -> tuple[_Region, Instr]:
-        nonlocal pos
-        if depth > _MAX_NESTING:
-            raise WasmTranslateError("control nesting too deep", offset=base)
-        reg = _Region()
-        run: list[int] | None = None
-        while pos < len(instrs):
-            ins = instrs[pos]
-            op, start, end, arg = ins
-            pos += 1
-            if op not in _STRUCTURAL:
-                if run is not None and run[1] == start:
-                    run[1] = end
-                else:
-                    run = [start, end]
-                    reg.nodes.append(run)
-                continue
-            run = None
-            if op in _TERMINATORS:
-                return reg, ins
-            if op in _BRANCHES or op == RETHROW:
-                reg.nodes.append(_Branch(op, (arg,)))  # type: ignore[arg-type]
-            elif op == BR_TABLE:
-                reg.nodes.append(_Branch(op, tuple(arg)))  # type: ignore[arg-type]
-            elif op == TRY_TABLE:
-                body, term = region(depth + 1)
-                _expect(term, END, base)
-                reg.nodes.append(_TryTable(blocktype(arg), list(arg[3]), body))  # type: ignore[index]
-            elif op in (BLOCK, LOOP):
-                body, term = region(depth + 1)
-                _expect(term, END, base)
-                reg.nodes.append(_Block(op, blocktype(arg), body))
-            elif op == IF:
-                then, term = region(depth + 1)
-                other = None
-                if term[0] == ELSE:
-                    other, term = region(depth + 1)
-                _expect(term, END, base)
-                reg.nodes.append(_If(blocktype(arg), then, other))
-            else:  # legacy try
-                body, term = region(depth + 1)
-                catches: list[tuple[int | None, _Region]] = []
-                while term[0] in (CATCH, CATCH_ALL):
-                    if catches and catches[-1][0] is None:
-                        raise WasmDecodeError("catch after catch_all", offset=base + term[1])
-                    tag = term[3] if term[0] == CATCH else None
-                    handler, term = region(depth + 1)
-                    handler.is_handler = True
-                    catches.append((tag, handler))  # type: ignore[arg-type]
-                delegate = None
-                if term[0] == DELEGATE:
-                    if catches:
-                        raise WasmDecodeError("delegate after catch", offset=base + term[1])
-                    delegate = term[3]
-                else:
-                    _expect(term, END, base)
-                reg.nodes.append(_Try(blocktype(arg), body, catches, delegate))  # type: ignore[arg-type]
-        raise WasmDecodeError("function body ends inside a block", offset=base)
-
-    top, term = region(0)
-    _expect(term, END, base)
-    if pos != len(instrs):
-        raise WasmDecodeError("instructions after the function's final end", offset=base)
-    return top
-
-
-def _expect(ins: Instr, op: int, base: int) -> None:
-    if ins[0] != op:
-        raise WasmDecodeError(f"unexpected opcode 0x{ins[0]:02x}", offset=base + ins[1])
-
-
-def _analyse(reg: _Region, stack: list[_Region], base: int) -> None:
-    """Mark delegate targets (they need a pad) and rethrow targets (they need the exnref)."""
-    stack.append(reg)
-    for node in reg.nodes:
-        if isinstance(node, _Block | _TryTable):
-            _analyse(node.body, stack, base)
-        elif isinstance(node, _If):
-            _analyse(node.then, stack, base)
-            if node.other is not None:
-                _analyse(node.other, stack, base)
-        elif isinstance(node, _Try):
-            _analyse(node.body, stack, base)
-            for _, handler in node.catches:
-                _analyse(handler, stack, base)
-            if node.delegate is not None:
-                if node.delegate >= len(stack):
-                    raise WasmDecodeError("delegate label out of range", offset=base)
-                stack[-1 - node.delegate].needs_pad = True
-        elif isinstance(node, _Branch) and node.op == RETHROW:
-            k = node.labels[0]
-            if k >= len(stack) or not stack[-1 - k].is_handler:
-                raise WasmDecodeError("rethrow label does not name a catch", offset=base)
-            stack[-1 - k].needs_ref = True
-    stack.pop()
 
 
 class _Emitter:
@@ -293,7 +137,7 @@ class _Emitter:
 
     def region(
         self,
-        reg: _Region,
+        reg: Region,
         target: int,
         bt: tuple[int | None, bytes],
         exn: int | None = None,
@@ -334,19 +178,19 @@ class _Emitter:
         for node in nodes:
             if isinstance(node, list):
                 out += self.code[node[0] : node[1]]
-            elif isinstance(node, _Branch):
+            elif isinstance(node, Branch):
                 self.branch(node)
-            elif isinstance(node, _Block):
+            elif isinstance(node, Block):
                 self.region(node.body, self.open(node.op, node.bt[1]), node.bt)
                 self.close()
-            elif isinstance(node, _If):
+            elif isinstance(node, If):
                 target = self.open(IF, node.bt[1])
                 self.region(node.then, target, node.bt)
                 if node.other is not None:
                     out.append(ELSE)
                     self.region(node.other, target, node.bt)
                 self.close()
-            elif isinstance(node, _TryTable):
+            elif isinstance(node, TryTable):
                 out.append(TRY_TABLE)
                 out += node.bt[1] + enc_u(len(node.catches))
                 for kind, tag, label in node.catches:
@@ -357,10 +201,10 @@ class _Emitter:
                 self.nd += 1
                 self.region(node.body, self.nd - 1, node.bt)
                 self.close()
-            elif isinstance(node, _Try):
+            elif isinstance(node, Try):
                 self.try_(node)
 
-    def branch(self, node: _Branch) -> None:
+    def branch(self, node: Branch) -> None:
         if node.op == RETHROW:
             local = self.frame(node.labels[0]).exn_local
             if local is None:
@@ -373,10 +217,10 @@ class _Emitter:
         for k in node.labels:
             self.out += self.rel(self.frame(k).target)
 
-    def try_(self, node: _Try) -> None:
+    def try_(self, node: Try) -> None:
         if node.delegate is not None:
             pad = self.frame(node.delegate).pad
-            if pad is None:  # pragma: no cover - _analyse marks every delegate target
+            if pad is None:  # pragma: no cover - analyse marks every delegate target
                 raise WasmTranslateError("delegate target has no pad", offset=self.base)
             self.out += bytes([TRY_TABLE]) + node.bt[1] + b"\x01\x03" + self.rel(pad)
             self.nd += 1
@@ -427,8 +271,8 @@ class _Emitter:
 
 
 def _translate_body(mod: Module, index: int, body: FuncBody, instrs: list[Instr]) -> FuncBody:
-    tree = _build(body.code, instrs, body.offset)
-    _analyse(tree, [], body.offset)
+    tree = build(body.code, instrs, body.offset)
+    analyse(tree, [], body.offset)
     ftype = mod.defined_func_type(index)
     em = _Emitter(body.code, mod, body.offset)
     declared = 0
