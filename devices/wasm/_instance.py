@@ -127,6 +127,15 @@ class WasmInstance:
 
         return host
 
+    def close(self) -> None:
+        """Discard the instance now and release its store (memory is freed eagerly)."""
+        if self._dead is None:
+            self._dead = "closed by the host"
+        self._funcs.clear()
+        self._exports.clear()
+        self.memory_extern = self.table_extern = None
+        self._store.close()
+
     # -- calls -------------------------------------------------------------------------------
 
     @property

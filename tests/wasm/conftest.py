@@ -22,9 +22,12 @@ def read_vector(name: str) -> bytes:
 
 
 @pytest.fixture(scope="session")
-def cache_dir(request: pytest.FixtureRequest) -> Path:
+def cache_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Prepared and compiled modules persist in pytest's cache dir, so aos compiles once per machine."""
-    return Path(request.config.cache.mkdir("hyperpeer-wasm-modules"))
+    cache = getattr(request.config, "cache", None)
+    if cache is None:  # -p no:cacheprovider
+        return tmp_path_factory.mktemp("wasm-modules")
+    return Path(cache.mkdir("hyperpeer-wasm-modules"))
 
 
 @pytest.fixture(scope="session")

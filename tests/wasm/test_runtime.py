@@ -124,6 +124,9 @@ def test_fuel_exhaustion_discards_the_instance(runtime: WasmRuntime, wat) -> Non
     fresh = module.instantiate(limits=WasmLimits(fuel=100_000))
     assert fresh.call("add", 1, 2) == [3]
     assert 0 < fresh.last_fuel_used < 100
+    fresh.close()
+    with pytest.raises(WasmInstanceDead, match="closed"):
+        fresh.call("add", 1, 2)
 
 
 def test_fuel_budget_is_per_call(runtime: WasmRuntime, wat) -> None:
