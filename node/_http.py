@@ -112,8 +112,9 @@ class HttpApp:
         request_headers = dict(scope.get("headers") or [])
         allow = request_headers.get(b"access-control-request-headers", b"*").decode("latin-1")
         out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in [*_CORS, *headers]
-               if not is_private(k)]
+               if not is_private(k) and k.lower() != "content-length"]
         out.append((b"access-control-allow-headers", allow.encode("latin-1")))
+        out.append((b"content-length", str(len(body)).encode("ascii")))
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": body})
 
