@@ -26,6 +26,7 @@ import trio
 from node._config import load_config
 from node._errors import NodeError
 from node._server import Running, run_node, wait_for_signals
+from node._verify import add_verify_parser
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -79,7 +80,7 @@ def _run_node(args: argparse.Namespace) -> int:
 
 
 # name -> function adding the subparser (it sets ``run`` to a callable taking the parsed args).
-SUBCOMMANDS: dict[str, Callable[[Any], None]] = {"node": _add_node}
+SUBCOMMANDS: dict[str, Callable[[Any], None]] = {"node": _add_node, "verify": add_verify_parser}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
