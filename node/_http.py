@@ -196,7 +196,12 @@ class HttpApp:
                 if key in headers and key not in fields:
                     fields[key] = headers[key].encode("latin-1")
         own_path = msg.get("path") if codec != "ans104@1.0" else None
-        fields["path"] = own_path if isinstance(own_path, bytes) and own_path else target
+        if isinstance(own_path, bytes) and own_path:
+            if own_path != target:  # spec §11 D20: the message's own path is what runs
+                log.info("request path %r differs from the URL %r", own_path[:200], target[:200])
+            fields["path"] = own_path
+        else:
+            fields["path"] = target
         fields["method"] = method.encode("ascii", "replace")
         fields["priv"] = Message(committers=[s.encode("utf-8") for s in signers])
         return Message(fields)
