@@ -191,10 +191,14 @@ class HttpApp:
         pairs = tuple((k, v) for k, v in headers.items() if k != "content-length")
         msg, signers = self._verified(_codec_io.decode_request(codec, pairs, body))
         fields: dict[str, Any] = {k: v for k, v in msg.items() if not is_private(k)}
-        if codec == "ans104@1.0":
+        if codec == "ans104@1.0":  # the item is the message; only these headers join it
             for key in ("accept", "accept-bundle"):
                 if key in headers and key not in fields:
                     fields[key] = headers[key].encode("latin-1")
+        # HyperBEAM's defaults for requests that state neither (spec §13.3).
+        fields.setdefault("accept", b"*/*")
+        if codec != "ans104@1.0":
+            fields.setdefault("accept-bundle", False)
         own_path = msg.get("path") if codec != "ans104@1.0" else None
         if isinstance(own_path, bytes) and own_path:
             if own_path != target:  # spec §11 D20: the message's own path is what runs
