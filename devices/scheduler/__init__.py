@@ -31,9 +31,14 @@ from ._chain import next_hash_chain_text as next_hash_chain_text
 from ._codec import StorageCorrupt as StorageCorrupt
 from ._codec import decode_message as decode_message
 from ._codec import encode_value as encode_value
+from ._formats import json_struct as json_struct
+from ._formats import schedule_aos2 as schedule_aos2
+from ._formats import schedule_message as schedule_message
+from ._formats import slot_message as slot_message
 from ._log import AssignmentLog as AssignmentLog
 from ._scheduler import Scheduler as Scheduler
 from ._scheduler import is_process as is_process
+from ._state import StateCache as StateCache
 
 __all__ = [
     "DEBUG_BLOCK",
@@ -44,13 +49,18 @@ __all__ = [
     "ChainHead",
     "MessageOps",
     "Scheduler",
+    "StateCache",
     "StorageCorrupt",
     "build_assignment",
     "decode_message",
     "encode_value",
     "is_process",
+    "json_struct",
     "legacy_first_hash_chain",
     "legacy_next_hash_chain",
     "next_hash_chain",
     "next_hash_chain_text",
+    "schedule_aos2",
+    "schedule_message",
+    "slot_message",
 ]

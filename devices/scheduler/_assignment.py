@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
 
-from devices.core import Message, b64u_decode, b64u_encode
+from devices.core import Message, RsaWallet, b64u_decode, b64u_encode
 
 from ._chain import next_hash_chain
 from ._codec import StorageCorrupt, as_message
@@ -47,6 +47,40 @@ class MessageOps:
     verify: Callable[[Message], bool]
     signers: Callable[[Message], list[str]] = _no_signers
     committed_only: Callable[[Message], Message] = _identity
+
+    @classmethod
+    def for_wallet(cls, wallet: RsaWallet) -> MessageOps:
+        """The real message layer: ids over all commitments, httpsig RSA signing with ``wallet``."""
+        from devices import core
+
+        def message_id(msg: Message) -> str:
+            return core.message_id(msg, "all")
+
+        def sign(msg: Message) -> Message:
+            return core.commit(msg, wallet)
+
+        def verify(msg: Message) -> bool:
+            return core.verify(msg).valid
+
+        return cls(
+            message_id=message_id,
+            sign=sign,
+            verify=verify,
+            signers=core.signers,
+            committed_only=committed_only,
+        )
+
+
+def committed_only(msg: Message) -> Message:
+    """``msg`` reduced to its committed keys (plus ``commitments``); unchanged when unsigned or when
+    a committed key is not a top-level key (e.g. a TABM-only name)."""
+    from devices.core import committed_keys
+
+    keys = committed_keys(msg)
+    if not keys or any(k not in msg for k in keys):
+        return msg
+    keep = set(keys) | {"commitments"}
+    return Message({k: v for k, v in msg.items() if k in keep})
 
 
 @final

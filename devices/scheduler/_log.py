@@ -18,7 +18,8 @@ Rules (every write goes through ``append``):
    transaction per environment.
 
 The caller opens the ``lmdb.Environment`` (with ``max_dbs`` ≥ 2 plus its own sub-databases);
-this module opens the named sub-databases ``sched-assign`` and ``sched-proc`` in it.
+this module opens the named sub-databases ``sched-assign``, ``sched-proc`` and ``sched-loc``
+(scheduler-location records by signer address) in it.
 """
 
 from __future__ import annotations
@@ -33,13 +34,16 @@ from devices.core import b64u_encode
 
 from ._assignment import Assignment, ChainHead
 from ._chain import next_hash_chain
-from ._codec import StorageCorrupt, decode_plain, encode_value
+from ._codec import StorageCorrupt, decode_message, decode_plain, encode_value
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
+    from devices.core import Message
+
 ASSIGN_DB = b"sched-assign"
 PROC_DB = b"sched-proc"
+LOC_DB = b"sched-loc"
 _SEP = b"\x00"
 
 
@@ -55,6 +59,7 @@ class AssignmentLog:
         try:
             self._assign = env.open_db(ASSIGN_DB)
             self._proc = env.open_db(PROC_DB)
+            self._loc = env.open_db(LOC_DB)
         except lmdb.Error as exc:
             raise StorageCorrupt(f"cannot open the assignment log sub-databases: {exc}") from exc
         flags = env.flags()
@@ -146,6 +151,20 @@ class AssignmentLog:
         if head.next_slot != count or head.chain != prev:
             raise StorageCorrupt(f"{pid}: head says {head.next_slot} slots, log holds {count}")
         return count
+
+    def location(self, address: str) -> Message | None:
+        """The stored scheduler-location message of ``address``."""
+        with self._env.begin(db=self._loc) as txn:
+            raw = txn.get(address.encode("utf-8"))
+        return None if raw is None else decode_message(bytes(raw))
+
+    def set_location(self, address: str, record: Message) -> None:
+        """Store (durably) the scheduler-location message of ``address``."""
+        try:
+            with self._env.begin(write=True, db=self._loc) as txn:
+                txn.put(address.encode("utf-8"), encode_value(record))
+        except lmdb.Error as exc:
+            raise StorageCorrupt(f"location write failed: {exc}") from exc
 
     # -- writing ---------------------------------------------------------------------------
     def append(self, batch: Sequence[Assignment]) -> None:

@@ -255,6 +255,16 @@ class Scheduler:
         while self.log.head(process_id).current < slot:
             await self._changed.wait()
 
+    def block(self) -> BlockInfo:
+        """The current Arweave block fields (zeros on a debug node)."""
+        return self._block_info()
+
+    def location(self, address: str) -> Message | None:
+        return self.log.location(address)
+
+    def set_location(self, address: str, record: Message) -> None:
+        self.log.set_location(address, record)
+
     def statistics(self) -> dict[str, int]:
         return {
             "batches": self._batches,

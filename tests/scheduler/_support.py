@@ -27,24 +27,47 @@ def canonical(msg: Message) -> bytes:
     return cbor2.dumps(msg.to_python(), canonical=True)
 
 
-def _sig(key: bytes, msg: Message) -> str:
-    return b64u_encode(hmac.new(key, canonical(msg.without("commitments")), hashlib.sha256).digest())
+def _covered(msg: Message, keys: list[str]) -> Message:
+    return Message({k: msg[k] for k in keys if k in msg})
+
+
+def _sig(key: bytes, msg: Message, keys: list[str]) -> str:
+    return b64u_encode(hmac.new(key, canonical(_covered(msg, keys)), hashlib.sha256).digest())
 
 
 def message_id(msg: Message) -> str:
+    """Like the real "all" id: signed messages are named by their commitment ids (so uncommitted
+    keys such as ``device`` or ``path`` do not change the id), unsigned ones by their content."""
+    comms = msg.get_message("commitments")
+    if comms:
+        return b64u_encode(hashlib.sha256("|".join(sorted(comms)).encode()).digest())
     return b64u_encode(hashlib.sha256(canonical(msg)).digest())
+
+
+def _committed(c: Message) -> list[str]:
+    value = c.get("committed")
+    return [v.decode() for v in value if isinstance(v, bytes)] if isinstance(value, tuple) else []
 
 
 def signer(key: bytes):
     addr = b64u_encode(hashlib.sha256(key).digest())
 
     def sign(msg: Message) -> Message:
-        sig = _sig(key, msg)
+        keys = sorted(k for k in msg if k != "commitments")
+        sig = _sig(key, msg, keys)
         comms = dict(msg.get_message("commitments") or {})
-        comms[sig] = {"committer": addr, "type": "hmac-test", "signature": sig}
+        comms[sig] = {"committer": addr, "type": "hmac-test", "signature": sig, "committed": keys}
         return msg.set("commitments", comms)
 
     return sign
+
+
+def committed_only(msg: Message) -> Message:
+    comms = msg.get_message("commitments")
+    if not comms:
+        return msg
+    keys = {k for c in comms.values() if isinstance(c, Message) for k in _committed(c)}
+    return Message({k: v for k, v in msg.items() if k in keys or k == "commitments"})
 
 
 KEYS = {b64u_encode(hashlib.sha256(k).digest()): k for k in (NODE_KEY, b"alice", b"bob")}
@@ -58,7 +81,7 @@ def verify(msg: Message) -> bool:
         if not isinstance(c, Message):
             return False
         key = KEYS.get(c.get_text("committer") or "")
-        if key is None or not hmac.compare_digest(_sig(key, msg), cid):
+        if key is None or not hmac.compare_digest(_sig(key, msg, _committed(c)), cid):
             return False
     return True
 
@@ -69,7 +92,13 @@ def signers(msg: Message) -> list[str]:
 
 
 def fake_ops() -> MessageOps:
-    return MessageOps(message_id=message_id, sign=signer(NODE_KEY), verify=verify, signers=signers)
+    return MessageOps(
+        message_id=message_id,
+        sign=signer(NODE_KEY),
+        verify=verify,
+        signers=signers,
+        committed_only=committed_only,
+    )
 
 
 def open_env(path: Path, *, sync: bool = True) -> lmdb.Environment:
