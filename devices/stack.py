@@ -111,7 +111,7 @@ class StackDevice:
 
     @staticmethod
     def _prepare(state: Message, base: Message, i: int, name: str) -> Message:
-        out = state.set("device", name)
+        out = state.set("device", name).set("device-key", str(i + 1))
         for single, plural in (("input-prefix", "input-prefixes"), ("output-prefix", "output-prefixes")):
             value = _nth(base, plural, i)
             if value is not None:
@@ -151,7 +151,7 @@ class StackDevice:
     @staticmethod
     def _restore(state: Message, base: Message) -> Message:
         out = state
-        for key in ("device", "input-prefix", "output-prefix", "pass"):
+        for key in ("device", "device-key", "input-prefix", "output-prefix", "pass"):
             original = base.get(key)
             out = out.without(key) if original is None else out.set(key, original)
         return out

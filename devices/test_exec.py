@@ -12,7 +12,8 @@ State keys it owns: ``counter`` (int) and ``running-hash`` (base64url of
   "Echo", echo-of: <counter>}``; a body with ``fail: true`` raises ``BadRequest`` (to test error
   paths). No side effects.
 * ``snapshot`` — produces ``{counter, running-hash}``. ``normalize`` — restores those two keys
-  from the base's ``snapshot`` and drops ``snapshot``.
+  from the base's ``snapshot`` (its ``snapshot/<device-key>`` part inside a stack) and drops
+  ``snapshot``.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ class TestExecDevice:
             snap = base.get_message("snapshot")
             if snap is None:
                 return base
-            return base.without("snapshot").update(snap)
+            mine = snap.get_message(base.get_text("device-key") or "")
+            return base.without("snapshot").update(mine if mine is not None else snap)
         raise KeyNotFound(f"test-exec@1.0 has no key {key}")
 
     @staticmethod
