@@ -1,0 +1,42 @@
+"""Gateway compatibility: an Arweave-style item index, GraphQL and HTTP routes over it.
+
+Theory of operation:
+
+1. ``ItemIndex`` keeps an ``ItemRecord`` per verified data item in caller-owned LMDB sub-databases, with
+   postings by owner, recipient, tag and parent bundle; sequences stand in for block heights.
+2. ``GraphQLService`` executes Arweave-GraphQL ``transactions`` / ``transaction`` queries (and empty
+   ``blocks`` / ``block``) against the index with graphql-core, after bounding size, depth and cost.
+3. ``GatewayApp`` is a plain ASGI application serving ``/raw/{id}``, ``/{id}``, ``/info``, ``/``,
+   ``/tx/{id}/status``, ``POST /graphql`` and ``POST /tx``; storage and item verification are injected.
+4. Every error raised here derives from ``GatewayError`` (see ``_errors``).
+"""
+
+from __future__ import annotations
+
+from ._errors import FetchError as FetchError
+from ._errors import GatewayError as GatewayError
+from ._errors import GatewayUnavailable as GatewayUnavailable
+from ._errors import ItemConflict as ItemConflict
+from ._errors import ItemRejected as ItemRejected
+from ._errors import NotFoundOnGateways as NotFoundOnGateways
+from ._errors import QueryError as QueryError
+from ._index import ItemIndex as ItemIndex
+from ._index import ItemQuery as ItemQuery
+from ._index import Page as Page
+from ._index import TagFilter as TagFilter
+from ._record import ItemRecord as ItemRecord
+
+__all__ = [
+    "FetchError",
+    "GatewayError",
+    "GatewayUnavailable",
+    "ItemConflict",
+    "ItemIndex",
+    "ItemQuery",
+    "ItemRecord",
+    "ItemRejected",
+    "NotFoundOnGateways",
+    "Page",
+    "QueryError",
+    "TagFilter",
+]
