@@ -18,16 +18,18 @@ from __future__ import annotations
 import hashlib
 import struct
 import time
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
-
-import lmdb
+from typing import TYPE_CHECKING, Literal
 
 from devices.core import DecodeError, b64u_decode, b64u_encode
 
 from ._errors import QueryError
 from ._record import ItemRecord
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+    import lmdb
 
 Sort = Literal["HEIGHT_DESC", "HEIGHT_ASC"]
 
@@ -156,7 +158,7 @@ def _check_bounds(q: ItemQuery) -> None:
 class _Posting:
     """The union of several posting prefixes in one sub-db, seekable in either direction."""
 
-    def __init__(self, txn: lmdb.Transaction, db: object, terms: Sequence[bytes]) -> None:
+    def __init__(self, txn: lmdb.Transaction, db: lmdb._Database, terms: Sequence[bytes]) -> None:
         self._cursors = [(t, txn.cursor(db=db)) for t in dict.fromkeys(terms)]
 
     def seek(self, seq: int, asc: bool) -> int | None:

@@ -79,12 +79,14 @@ class ItemRecord:
         )
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> ItemRecord:
+    def from_bytes(cls, raw: bytes | None) -> ItemRecord:
         """Inverse of ``to_bytes``.
 
         Raises:
             GatewayError: the stored form is corrupt (the index database was damaged).
         """
+        if raw is None:
+            raise GatewayError("missing item record in the gateway index")
         try:
             v = cbor2.loads(raw)
             if not isinstance(v, list) or len(v) != 14 or v[0] != 1:

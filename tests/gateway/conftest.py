@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lmdb
 import pytest
 
 from devices.core import b64u_encode
 from devices.gateway import ItemIndex, ItemRecord
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 RecordFactory = Callable[..., ItemRecord]
 
@@ -35,6 +38,10 @@ def address(n: int) -> str:
     return b64u_encode(hashlib.sha256(owner_bytes(n)).digest())
 
 
+def _b(x: str | bytes) -> bytes:
+    return x.encode() if isinstance(x, str) else x
+
+
 @pytest.fixture
 def make_record() -> RecordFactory:
     counter = iter(range(1_000_000))
@@ -50,7 +57,8 @@ def make_record() -> RecordFactory:
     ) -> ItemRecord:
         sig = hashlib.sha512(b"sig%d" % next(counter)).digest() * 8
         raw_tags = tuple(
-            (n.encode() if isinstance(n, str) else n, v.encode() if isinstance(v, str) else v) for n, v in tags
+            (n.encode() if isinstance(n, str) else n, v.encode() if isinstance(v, str) else v)
+            for n, v in tags
         )
         return ItemRecord(
             id=b64u_encode(hashlib.sha256(sig).digest()),

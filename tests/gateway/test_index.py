@@ -25,7 +25,11 @@ def corpus(index: ItemIndex, make_record) -> list[ItemRecord]:
     for i in range(20):
         tags = [("Data-Protocol", "ao"), ("Type", "Process" if i % 2 else "Message"), ("N", str(i))]
         target = hashlib.sha256(b"proc").digest() if i % 5 == 0 else b""
-        out.append(index.add(make_record(tags=tags, owner=i % 2, target=target, bundled_in="B" * 43 if i < 3 else "")))
+        out.append(
+            index.add(
+                make_record(tags=tags, owner=i % 2, target=target, bundled_in="B" * 43 if i < 3 else "")
+            )
+        )
     return out
 
 
@@ -142,7 +146,7 @@ def test_bounds(index: ItemIndex, corpus) -> None:
 
 
 def test_page_size_is_clamped(index: ItemIndex, make_record) -> None:
-    for i in range(MAX_FIRST + 5):
+    for _i in range(MAX_FIRST + 5):
         index.add(make_record(tags=[("k", "v")]))
     page = index.query(ItemQuery(tags=(tf("k", "v"),), first=1000))
     assert len(page.edges) == MAX_FIRST
