@@ -20,16 +20,22 @@ from ._errors import ItemConflict as ItemConflict
 from ._errors import ItemRejected as ItemRejected
 from ._errors import NotFoundOnGateways as NotFoundOnGateways
 from ._errors import QueryError as QueryError
+from ._graphql import GraphQLResult as GraphQLResult
+from ._graphql import GraphQLService as GraphQLService
 from ._index import ItemIndex as ItemIndex
 from ._index import ItemQuery as ItemQuery
 from ._index import Page as Page
 from ._index import TagFilter as TagFilter
 from ._record import ItemRecord as ItemRecord
+from ._routes import GatewayApp as GatewayApp
 
 __all__ = [
     "FetchError",
+    "GatewayApp",
     "GatewayError",
     "GatewayUnavailable",
+    "GraphQLResult",
+    "GraphQLService",
     "ItemConflict",
     "ItemIndex",
     "ItemQuery",

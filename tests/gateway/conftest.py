@@ -79,3 +79,57 @@ def make_record() -> RecordFactory:
 @pytest.fixture
 def addr() -> Callable[[int], str]:
     return address
+
+
+# --- A stand-in item format for route tests, until the ANS-104 parser is merged ------------------
+
+TOY_MAGIC = b"TOY1"
+
+
+def toy_item(
+    *, tags=(), data: bytes = b"", owner: int = 0, target: bytes = b"", valid: bool = True, nonce: int = 0
+) -> bytes:
+    """``TOY1 ‖ u32 len ‖ cbor(meta) ‖ data``; ``valid=False`` makes parse_toy reject the signature."""
+    import struct
+
+    import cbor2
+
+    sig = hashlib.sha512(b"toy%d" % nonce + data + repr(tags).encode()).digest() * 8
+    meta = cbor2.dumps([sig, owner_bytes(owner), target, [[_b(n), _b(v)] for n, v in tags], valid])
+    return TOY_MAGIC + struct.pack(">I", len(meta)) + meta + data
+
+
+def parse_toy(raw: bytes) -> ItemRecord:
+    import struct
+
+    import cbor2
+
+    from devices.core import DecodeError, SignatureInvalid
+
+    if raw[:4] != TOY_MAGIC or len(raw) < 8:
+        raise DecodeError("not a toy item", offset=0)
+    (n,) = struct.unpack(">I", raw[4:8])
+    sig, owner, target, tags, valid = cbor2.loads(raw[8 : 8 + n])
+    if not valid:
+        raise SignatureInvalid("toy signature does not verify")
+    return ItemRecord(
+        id=b64u_encode(hashlib.sha256(sig).digest()),
+        signature=sig,
+        signature_type=1,
+        owner=owner,
+        target=target,
+        anchor=b"",
+        tags=tuple((bytes(a), bytes(b)) for a, b in tags),
+        data_size=len(raw) - 8 - n,
+        data_offset=8 + n,
+    )
+
+
+@pytest.fixture
+def toy():
+    return toy_item
+
+
+@pytest.fixture
+def toy_parser():
+    return parse_toy
