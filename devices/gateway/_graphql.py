@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -93,6 +94,7 @@ MAX_QUERY_BYTES = 64 * 1024
 MAX_DEPTH = 12
 MAX_FIELDS = 600
 MAX_ROOT_FIELDS = 10
+DOCUMENT_CACHE = 256  # validated query texts kept (clients repeat the same few)
 _ZERO = {"winston": "0", "ar": "0.000000000000"}
 
 
@@ -181,6 +183,7 @@ class GraphQLService:
 
     def __init__(self, index: ItemIndex) -> None:
         self._index = index
+        self._documents: dict[str, DocumentNode] = {}  # validated queries, oldest first
         self.schema: GraphQLSchema = build_schema(SDL)
         fields = self.schema.query_type.fields  # type: ignore[union-attr]
         fields["transactions"].resolve = self._transactions
@@ -219,6 +222,23 @@ class GraphQLService:
         self, query: str, variables: dict[str, Any] | None = None, operation_name: str | None = None
     ) -> GraphQLResult:
         """Parse, bound, validate and run one GraphQL request."""
+        document = self._documents.get(query)
+        if document is None:
+            checked = self._check(query)
+            if isinstance(checked, GraphQLResult):
+                return checked
+            document = checked
+            if len(self._documents) >= DOCUMENT_CACHE:
+                self._documents.pop(next(iter(self._documents)))
+            self._documents[query] = document
+        result = execute_sync(self.schema, document, variable_values=variables, operation_name=operation_name)
+        body: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            body["errors"] = [e.formatted for e in result.errors]
+        return GraphQLResult(200 if result.data is not None else 400, body)
+
+    def _check(self, query: str) -> DocumentNode | GraphQLResult:
+        """Parse, validate and bound a query: the document, or the 400 answer."""
         if len(query.encode("utf-8", "surrogatepass")) > MAX_QUERY_BYTES:
             return _fail(f"query longer than {MAX_QUERY_BYTES} bytes")
         try:
@@ -232,11 +252,7 @@ class GraphQLService:
             _check_cost(document.definitions)
         except QueryError as exc:
             return _fail(exc.reason)
-        result = execute_sync(self.schema, document, variable_values=variables, operation_name=operation_name)
-        body: dict[str, Any] = {"data": result.data}
-        if result.errors:
-            body["errors"] = [e.formatted for e in result.errors]
-        return GraphQLResult(200 if result.data is not None else 400, body)
+        return document
 
     def execute_request(self, body: bytes) -> GraphQLResult:
         """Run a ``POST /graphql`` body: JSON ``{query, variables?, operationName?}``."""

@@ -202,27 +202,39 @@ class ItemIndex:
 
         Adding an id that is already indexed changes nothing and returns the stored record.
         """
-        id_key = _id_term(record.id)
+        return self.add_many([record])[0]
+
+    def add_many(self, records: Sequence[ItemRecord]) -> list[ItemRecord]:
+        """Index several records in one write transaction (one commit; e.g. a bundle's members)."""
+        now = int(self._clock())
         with self._env.begin(write=True) as txn:
-            existing = txn.get(id_key, db=self._db["ids"])
-            if existing is not None:
-                stored = txn.get(existing, db=self._db["items"])
-                return ItemRecord.from_bytes(stored)
             cur = txn.cursor(db=self._db["items"])
-            seq = _SEQ.unpack(cur.key())[0] + 1 if cur.last() else 1
-            rec = replace(record, height=seq, timestamp=int(self._clock()))
-            sk = _SEQ.pack(seq)
-            txn.put(sk, rec.to_bytes(), db=self._db["items"], append=True)
-            txn.put(id_key, sk, db=self._db["ids"])
-            txn.put(_id_term(rec.owner_address) + sk, b"", db=self._db["owner"])
-            if rec.target:
-                txn.put(_term(rec.target) + sk, b"", db=self._db["recipient"])
-            if rec.bundled_in:
-                txn.put(_id_term(rec.bundled_in) + sk, b"", db=self._db["bundle"])
-            for name, value in rec.tags:
-                txn.put(_tag_term(name, value) + sk, b"", db=self._db["tag"])
-                txn.put(_tagname_term(name) + sk, b"", db=self._db["tagname"])
-            return rec
+            seq = int(_SEQ.unpack(cur.key())[0]) if cur.last() else 0
+            out = []
+            for record in records:
+                id_key = _id_term(record.id)
+                existing = txn.get(id_key, db=self._db["ids"])
+                if existing is not None:
+                    out.append(ItemRecord.from_bytes(txn.get(existing, db=self._db["items"])))
+                    continue
+                seq += 1
+                rec = replace(record, height=seq, timestamp=now)
+                self._put(txn, id_key, rec)
+                out.append(rec)
+            return out
+
+    def _put(self, txn: lmdb.Transaction, id_key: bytes, rec: ItemRecord) -> None:
+        sk = _SEQ.pack(rec.height)
+        txn.put(sk, rec.to_bytes(), db=self._db["items"], append=True)
+        txn.put(id_key, sk, db=self._db["ids"])
+        txn.put(_id_term(rec.owner_address) + sk, b"", db=self._db["owner"])
+        if rec.target:
+            txn.put(_term(rec.target) + sk, b"", db=self._db["recipient"])
+        if rec.bundled_in:
+            txn.put(_id_term(rec.bundled_in) + sk, b"", db=self._db["bundle"])
+        for name, value in rec.tags:
+            txn.put(_tag_term(name, value) + sk, b"", db=self._db["tag"])
+            txn.put(_tagname_term(name) + sk, b"", db=self._db["tagname"])
 
     def get(self, item_id: str) -> ItemRecord | None:
         with self._env.begin() as txn:

@@ -20,7 +20,7 @@ RecordFactory = Callable[..., ItemRecord]
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[lmdb.Environment]:
-    e = lmdb.open(str(tmp_path / "db"), max_dbs=16, map_size=1 << 28)
+    e = lmdb.open(str(tmp_path / "db"), max_dbs=16, map_size=1 << 28, sync=False, metasync=False)
     yield e
     e.close()
 

@@ -314,3 +314,16 @@ def test_depth_and_size_bounds(gql) -> None:
     assert res.status == 400
     assert "fields" in res.body["errors"][0]["message"]
     assert gql.execute("{ block { id } }" + " " * 70_000).status == 400
+
+
+def test_validated_documents_are_cached_and_bounded(gql, world) -> None:
+    from devices.gateway import _graphql
+
+    q = '{ transaction(id: "%s") { id } }'
+    for i in range(_graphql.DOCUMENT_CACHE + 5):
+        assert gql.execute(q % ("x" * 40 + str(i).zfill(3))).status == 200
+    assert len(gql._documents) == _graphql.DOCUMENT_CACHE
+    assert run(gql, q % world["proc"].id) == {"transaction": {"id": world["proc"].id}}
+    assert run(gql, q % world["proc"].id) == {"transaction": {"id": world["proc"].id}}
+    assert gql.execute("{ nope }").status == 400
+    assert gql.execute("{ nope }").status == 400  # failures are not cached as documents

@@ -183,3 +183,14 @@ def test_leapfrog_matches_brute_force(index: ItemIndex, make_record) -> None:
             want.reverse()
         assert ids(index.query(q)) == want
         assert want
+
+
+def test_add_many_in_one_transaction(index: ItemIndex, make_record) -> None:
+    a, b = make_record(tags=[("k", "1")]), make_record(tags=[("k", "2")])
+    first = index.add(a)
+    out = index.add_many([a, b, b])
+    assert out[0] == first
+    assert out[1].height == 2
+    assert out[2] == out[1]
+    assert index.height() == 2
+    assert ids(index.query(ItemQuery(tags=(tf("k", "2"),)))) == [b.id]
