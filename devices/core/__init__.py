@@ -18,12 +18,31 @@ from ._b64 import b64_decode as b64_decode
 from ._b64 import b64_encode as b64_encode
 from ._b64 import b64u_decode as b64u_decode
 from ._b64 import b64u_encode as b64u_encode
+from ._commit import CommitmentCheck as CommitmentCheck
+from ._commit import VerifyReport as VerifyReport
+from ._commit import commit as commit
+from ._commit import committed_keys as committed_keys
+from ._commit import hmac_commitment as hmac_commitment
+from ._commit import require_valid as require_valid
+from ._commit import signers as signers
+from ._commit import verify as verify
 from ._errors import CoreError as CoreError
 from ._errors import DecodeError as DecodeError
 from ._errors import EncodeError as EncodeError
 from ._errors import KeyMaterialError as KeyMaterialError
 from ._errors import LimitExceeded as LimitExceeded
 from ._errors import SignatureInvalid as SignatureInvalid
+from ._flat import flat_decode as flat_decode
+from ._flat import flat_encode as flat_encode
+from ._hashpath import hashpath as hashpath
+from ._hashpath import hashpath_of as hashpath_of
+from ._httpsig import HttpParts as HttpParts
+from ._httpsig import httpsig_decode as httpsig_decode
+from ._httpsig import httpsig_encode as httpsig_encode
+from ._ids import accumulate as accumulate
+from ._ids import message_id as message_id
+from ._json import json_decode as json_decode
+from ._json import json_encode as json_encode
 from ._keys import Ed25519Key as Ed25519Key
 from ._keys import RsaWallet as RsaWallet
 from ._keys import address_of as address_of
@@ -35,27 +54,58 @@ from ._message import Message as Message
 from ._message import Value as Value
 from ._message import freeze as freeze
 from ._message import is_private as is_private
+from ._structured import decode_ao_types as decode_ao_types
+from ._structured import decode_value as decode_value
+from ._structured import encode_ao_types as encode_ao_types
+from ._structured import encode_value as encode_value
+from ._structured import from_tabm as from_tabm
+from ._structured import to_tabm as to_tabm
 
 __all__ = [
     "Atom",
-    "Link",
-    "Message",
-    "Value",
-    "freeze",
-    "is_private",
+    "CommitmentCheck",
     "CoreError",
     "DecodeError",
     "Ed25519Key",
     "EncodeError",
+    "HttpParts",
     "KeyMaterialError",
     "LimitExceeded",
+    "Link",
+    "Message",
     "RsaWallet",
     "SignatureInvalid",
+    "Value",
+    "VerifyReport",
+    "accumulate",
     "address_of",
     "b64_decode",
     "b64_encode",
     "b64u_decode",
     "b64u_encode",
+    "commit",
+    "committed_keys",
+    "decode_ao_types",
+    "decode_value",
     "ed25519_verify",
+    "encode_ao_types",
+    "encode_value",
+    "flat_decode",
+    "flat_encode",
+    "freeze",
+    "from_tabm",
+    "hashpath",
+    "hashpath_of",
+    "hmac_commitment",
+    "httpsig_decode",
+    "httpsig_encode",
+    "is_private",
+    "json_decode",
+    "json_encode",
+    "message_id",
+    "require_valid",
     "rsa_pss_verify",
+    "signers",
+    "to_tabm",
+    "verify",
 ]

@@ -53,9 +53,7 @@ def rsa_public_key(modulus: bytes, exponent: int = PUBLIC_EXPONENT) -> rsa.RSAPu
         raise DecodeError(f"unusable RSA modulus: {exc}") from exc
 
 
-def rsa_pss_verify(
-    modulus: bytes, message: bytes, signature: bytes, hash_name: HashName = "sha256"
-) -> bool:
+def rsa_pss_verify(modulus: bytes, message: bytes, signature: bytes, hash_name: HashName = "sha256") -> bool:
     """Verify an RSA-PSS signature with any salt length; False when it does not verify."""
     if len(modulus) < 64 or len(signature) != len(modulus):
         return False
@@ -97,12 +95,19 @@ class RsaWallet:
             KeyMaterialError: fields are missing or inconsistent.
         """
         try:
-            fields = {k: int.from_bytes(b64u_decode(str(jwk[k])), "big") for k in
-                      ("n", "e", "d", "p", "q", "dp", "dq", "qi")}
+            fields = {
+                k: int.from_bytes(b64u_decode(str(jwk[k])), "big")
+                for k in ("n", "e", "d", "p", "q", "dp", "dq", "qi")
+            }
             public = rsa.RSAPublicNumbers(fields["e"], fields["n"])
             private = rsa.RSAPrivateNumbers(
-                p=fields["p"], q=fields["q"], d=fields["d"], dmp1=fields["dp"],
-                dmq1=fields["dq"], iqmp=fields["qi"], public_numbers=public,
+                p=fields["p"],
+                q=fields["q"],
+                d=fields["d"],
+                dmp1=fields["dp"],
+                dmq1=fields["dq"],
+                iqmp=fields["qi"],
+                public_numbers=public,
             )
             return cls(private.private_key())
         except (KeyError, ValueError, DecodeError, TypeError) as exc:

@@ -132,8 +132,11 @@ class Message(Mapping[str, "Value"]):
     def public(self) -> Message:
         """A copy without private keys, recursively."""
         return Message(
-            {k: (v.public() if isinstance(v, Message) else v) for k, v in self._items.items()
-             if not is_private(k)}
+            {
+                k: (v.public() if isinstance(v, Message) else v)
+                for k, v in self._items.items()
+                if not is_private(k)
+            }
         )
 
     def find(self, key: str) -> Value | None:
