@@ -26,6 +26,10 @@ from ._index import ItemIndex as ItemIndex
 from ._index import ItemQuery as ItemQuery
 from ._index import Page as Page
 from ._index import TagFilter as TagFilter
+from ._items import bundle_members as bundle_members
+from ._items import parse_verified_item as parse_verified_item
+from ._items import record_from_item as record_from_item
+from ._items import verify_item as verify_item
 from ._record import ItemRecord as ItemRecord
 from ._routes import GatewayApp as GatewayApp
 
@@ -45,4 +49,8 @@ __all__ = [
     "Page",
     "QueryError",
     "TagFilter",
+    "bundle_members",
+    "parse_verified_item",
+    "record_from_item",
+    "verify_item",
 ]

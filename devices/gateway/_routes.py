@@ -20,7 +20,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from devices.core import CoreError, b64u_encode
@@ -41,6 +41,7 @@ from ._http import (
     respond_json,
     tag_headers,
 )
+from ._items import bundle_members, parse_verified_item
 
 if TYPE_CHECKING:
     from ._index import ItemIndex
@@ -52,6 +53,7 @@ T = TypeVar("T")
 ReadRaw = Callable[[str], "bytes | Awaitable[bytes | None] | None"]
 StoreRaw = Callable[[str, bytes], "Awaitable[None] | None"]
 ParseItem = Callable[[bytes], "ItemRecord | Awaitable[ItemRecord]"]
+Unbundle = Callable[[bytes, "ItemRecord"], "Sequence[tuple[ItemRecord, bytes]]"]
 
 _ID = r"[A-Za-z0-9_-]{43}"
 _RAW = re.compile(rf"^/raw/({_ID})/?$")
@@ -76,6 +78,10 @@ class GatewayApp:
         store_raw: ``(id, raw item bytes) -> None``; must be durable when it returns.
         parse_item: ``raw bytes -> ItemRecord`` after parsing *and verifying* the item; raises a
             ``CoreError`` (or ``GatewayError``) naming the problem when the item is invalid.
+            Default: ``parse_verified_item`` (strict ANS-104 parse, signature types 1-4).
+        unbundle: ``(raw, record) -> [(member record, member bytes)]`` for an uploaded bundle item;
+            members are stored and indexed with ``bundledIn`` set. Default: ``bundle_members``;
+            ``None`` disables unbundling.
         fallback: the ASGI app for every request these routes do not handle (and for lifespan).
         peers: the number of known peers, reported by ``/info``.
     """
@@ -86,7 +92,8 @@ class GatewayApp:
         *,
         read_raw: ReadRaw,
         store_raw: StoreRaw,
-        parse_item: ParseItem,
+        parse_item: ParseItem = parse_verified_item,
+        unbundle: Unbundle | None = bundle_members,
         fallback: ASGIApp | None = None,
         network: str = "hyperpeer.N.1",
         release: int = 1,
@@ -99,6 +106,7 @@ class GatewayApp:
         self._read_raw = read_raw
         self._store_raw = store_raw
         self._parse_item = parse_item
+        self._unbundle = unbundle
         self._fallback = fallback
         self._network = network
         self._release = release
@@ -242,8 +250,11 @@ class GatewayApp:
                 return
             record = existing
         if existing is None or stored is None:
+            members = self._unbundle(raw, record) if self._unbundle is not None else []
+            for member, member_raw in members:
+                await _call(self._store_raw, member.id, member_raw)
             await _call(self._store_raw, record.id, raw)
-            record = self.index.add(record)
+            record = self.index.add_many([record, *(m for m, _ in members)])[0]
         await respond_json(
             send,
             200,

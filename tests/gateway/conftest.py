@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import lmdb
 import pytest
+import trio
 
 from devices.core import b64u_encode
 from devices.gateway import ItemIndex, ItemRecord
@@ -133,3 +135,24 @@ def toy():
 @pytest.fixture
 def toy_parser():
     return parse_toy
+
+
+@asynccontextmanager
+async def _running(app):
+    """Serve ``app`` with hypercorn on 127.0.0.1, port 0; yields the base URL."""
+    from hypercorn.config import Config
+    from hypercorn.trio import serve
+
+    config = Config()
+    config.bind = ["127.0.0.1:0"]
+    config.accesslog = None
+    config.errorlog = None
+    async with trio.open_nursery() as nursery:
+        binds = await nursery.start(serve, app, config)
+        yield binds[0]
+        nursery.cancel_scope.cancel()
+
+
+@pytest.fixture
+def running():
+    return _running

@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import socket
-from contextlib import asynccontextmanager
 
 import pytest
 import trio
-from hypercorn.config import Config
-from hypercorn.trio import serve
 
 from devices.core import SignatureInvalid, b64u_encode
 from devices.gateway import GatewayApp, GatewayUnavailable, ItemIndex, NotFoundOnGateways
 from node._gateway_client import GatewayClient, HttpRequest, HttpResponse, candidate_items
-
-
-@asynccontextmanager
-async def running(app):
-    config = Config()
-    config.bind = ["127.0.0.1:0"]
-    config.accesslog = None
-    config.errorlog = None
-    async with trio.open_nursery() as nursery:
-        binds = await nursery.start(serve, app, config)
-        yield binds[0]
-        nursery.cancel_scope.cancel()
 
 
 async def failing_app(scope, receive, send):
@@ -75,7 +60,7 @@ async def add(app: GatewayApp, store: Store, raw: bytes, parser) -> str:
     return rec.id
 
 
-async def test_one_gateway_failing_another_succeeding(gateway, toy, toy_parser, env) -> None:
+async def test_one_gateway_failing_another_succeeding(gateway, toy, toy_parser, running) -> None:
     app, store = gateway
     item_id = await add(app, store, toy(tags=[("Type", "Process")], data=b"payload"), toy_parser)
     accepted = {expected_raw(app.index, item_id, b"payload")}
@@ -106,7 +91,7 @@ async def test_one_gateway_failing_another_succeeding(gateway, toy, toy_parser, 
                 await only_good.load_data("q" * 43)
 
 
-async def test_unverifiable_item_is_never_returned(gateway, toy, toy_parser) -> None:
+async def test_unverifiable_item_is_never_returned(gateway, toy, toy_parser, running) -> None:
     app, store = gateway
     item_id = await add(app, store, toy(data=b"x"), toy_parser)
 
