@@ -96,6 +96,15 @@ def tag_headers(tags: tuple[tuple[bytes, bytes], ...]) -> Headers:
     return out
 
 
+def content_type(value: str | None) -> bytes:
+    """The ``Content-Type`` to send: the tag's value when it is a safe header value, else octet-stream."""
+    if value:
+        raw = value.encode("utf-8")
+        if _VALUE.match(raw):
+            return raw
+    return b"application/octet-stream"
+
+
 def parse_ranges(header: bytes, size: int) -> list[tuple[int, int]] | None:
     """Byte ranges of a ``Range`` header as inclusive ``(start, end)`` pairs, clipped to ``size``.
 

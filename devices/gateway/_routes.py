@@ -35,6 +35,7 @@ from ._http import (
     Receive,
     Scope,
     Send,
+    content_type,
     parse_ranges,
     read_body,
     respond,
@@ -193,10 +194,7 @@ class GatewayApp:
             return
         data = raw[record.data_offset :]
         headers: Headers = [
-            (
-                b"content-type",
-                (record.content_type or "application/octet-stream").encode("latin-1", "replace"),
-            ),
+            (b"content-type", content_type(record.content_type)),
             (b"accept-ranges", b"bytes"),
             (b"etag", f'"{item_id}"'.encode()),
             (b"cache-control", b"public, max-age=2592000, immutable"),

@@ -111,6 +111,16 @@ async def test_tx_status_is_404_for_data_items(app, toy) -> None:
     assert json.loads(body)["id"] == item_id
 
 
+async def test_unsafe_content_type_tag_is_not_sent(app, toy) -> None:
+    item_id = (await upload(app, toy(tags=[("Content-Type", "text/html\r\nSet-Cookie: x=1")], data=b"a")))[
+        "id"
+    ]
+    status, hdrs, _ = await call(app, "GET", f"/raw/{item_id}")
+    assert status == 200
+    assert hdrs["content-type"] == "application/octet-stream"
+    assert "set-cookie" not in hdrs
+
+
 async def test_default_content_type_and_unsafe_tag_headers(app, toy) -> None:
     tags = [
         ("Content-Length", "999"),
