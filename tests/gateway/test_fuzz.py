@@ -128,9 +128,7 @@ json_st = st.recursive(
         [
             "query($ids: [ID!]!) { transactions(ids: $ids) { edges { node { id } } } }",
             "query($t: [TagFilter!], $f: Int) { transactions(tags: $t, first: $f) { edges { cursor } } }",
-            "query($b: BlockFilter, $s: SortOrder) { transactions(block: $b, sort: $s) { edges { cursor } } }".replace(
-                "edges { cursor }", "pageInfo { hasNextPage }"
-            ),
+            "query($b: BlockFilter, $s: SortOrder) { transactions(block: $b, sort: $s) { edges { cursor } } }",
             "query($a: String) { transactions(after: $a) { pageInfo { hasNextPage } } }",
         ]
     ),
