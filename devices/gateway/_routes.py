@@ -19,13 +19,12 @@ import inspect
 import logging
 import re
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from devices.core import CoreError, b64u_encode
 
-from ._errors import GatewayError
+from ._errors import GatewayError, ItemConflict, ItemRejected
 from ._graphql import GraphQLService
 from ._http import (
     ASGIApp,
@@ -228,6 +227,36 @@ class GatewayApp:
             headers[0] = (b"content-type", f"multipart/byteranges; boundary={boundary}".encode())
             await respond(send, 206, body, headers, head=head)
 
+    async def ingest(self, raw: bytes) -> ItemRecord:
+        """Parse, verify, store and index one data item (and a bundle's verified members).
+
+        The node calls this for items that reach it by other routes, so they are served here too.
+        Storing the same bytes again is a no-op that returns the indexed record.
+
+        Raises:
+            ItemRejected: the item does not parse or verify (nothing is stored).
+            ItemConflict: different bytes are already stored under this id (spec A19).
+        """
+        try:
+            record = await _call(self._parse_item, raw)
+        except CoreError as exc:
+            raise ItemRejected(f"invalid data item: {exc}") from exc
+        except GatewayError as exc:
+            raise ItemRejected(f"invalid data item: {exc.reason}") from exc
+        existing = self.index.get(record.id)
+        if existing is not None:
+            stored = await _call(self._read_raw, record.id)
+            if stored is not None and stored != raw:
+                raise ItemConflict(f"a different data item is stored under {record.id}")
+            if stored is not None:
+                return existing
+            record = existing
+        members = self._unbundle(raw, record) if self._unbundle is not None else []
+        for member, member_raw in members:
+            await _call(self._store_raw, member.id, member_raw)
+        await _call(self._store_raw, record.id, raw)
+        return self.index.add_many([record, *(m for m, _ in members)])[0]
+
     async def _upload(self, receive: Receive, send: Send) -> None:
         try:
             raw = await read_body(receive, self._max_upload)
@@ -235,30 +264,16 @@ class GatewayApp:
             await respond_json(send, 413, {"error": f"data item larger than {self._max_upload} bytes"})
             return
         try:
-            record = await _call(self._parse_item, raw)
-        except (CoreError, GatewayError) as exc:
-            await respond_json(send, 400, {"error": f"invalid data item: {exc}"})
+            record = await self.ingest(raw)
+        except (ItemRejected, ItemConflict) as exc:
+            await respond_json(send, exc.status_hint, {"error": exc.reason})
             return
-        existing = self.index.get(record.id)
-        stored = None
-        if existing is not None:
-            stored = await _call(self._read_raw, record.id)
-            if stored is not None and stored != raw:
-                await respond_json(send, 409, {"error": "a different data item is stored under this id"})
-                return
-            record = existing
-        if existing is None or stored is None:
-            members = self._unbundle(raw, record) if self._unbundle is not None else []
-            for member, member_raw in members:
-                await _call(self._store_raw, member.id, member_raw)
-            await _call(self._store_raw, record.id, raw)
-            record = self.index.add_many([record, *(m for m, _ in members)])[0]
         await respond_json(
             send,
             200,
             {
                 "id": record.id,
-                "timestamp": int(record.timestamp * 1000) or int(time.time() * 1000),
+                "timestamp": record.timestamp * 1000,
                 "owner": record.owner_address,
                 "signature": b64u_encode(record.signature),
                 "winc": "0",

@@ -303,3 +303,20 @@ async def test_client_disconnect_during_upload(app, store) -> None:
     await app({"type": "http", "method": "POST", "path": "/tx", "headers": []}, receive, send)
     assert sent == []
     assert store.raw == {}
+
+
+async def test_ingest_api(app, toy, store) -> None:
+    from devices.gateway import ItemConflict, ItemRejected
+
+    raw = toy(data=b"direct", tags=[("k", "v")])
+    rec = await app.ingest(raw)
+    assert store.raw[rec.id] == raw
+    assert (await app.ingest(raw)) == rec
+    with pytest.raises(ItemRejected, match="signature"):
+        await app.ingest(toy(data=b"bad", valid=False))
+    store.raw[rec.id] = b"other"
+    with pytest.raises(ItemConflict):
+        await app.ingest(raw)
+    del store.raw[rec.id]  # indexed but its bytes are gone: storing again repairs it
+    assert (await app.ingest(raw)) == rec
+    assert store.raw[rec.id] == raw
