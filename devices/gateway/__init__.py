@@ -9,6 +9,19 @@ Theory of operation:
 3. ``GatewayApp`` is a plain ASGI application serving ``/raw/{id}``, ``/{id}``, ``/info``, ``/``,
    ``/tx/{id}/status``, ``POST /graphql`` and ``POST /tx``; storage and item verification are injected.
 4. Every error raised here derives from ``GatewayError`` (see ``_errors``).
+
+Mounting in a node (the gateway routes answer first, everything else falls through)::
+
+    index = ItemIndex(env)                      # env: the node's lmdb.Environment (7 spare max_dbs)
+    app = GatewayApp(
+        index,
+        read_raw=store.read_raw,                # id -> item bytes | None
+        store_raw=lambda i, raw: store.write_upload(raw, None, [i]),
+        fallback=node_http_app,                 # also receives the lifespan scope
+    )
+    await app.ingest(raw)                       # for items that arrive by the node's own routes
+
+The node's gateway *client* is ``node._gateway_client.GatewayClient(gateways, verify=verify_item)``.
 """
 
 from __future__ import annotations

@@ -194,3 +194,11 @@ def test_add_many_in_one_transaction(index: ItemIndex, make_record) -> None:
     assert out[2] == out[1]
     assert index.height() == 2
     assert ids(index.query(ItemQuery(tags=(tf("k", "2"),)))) == [b.id]
+
+
+def test_public_names_are_exported_once() -> None:
+    import devices.gateway as gw
+
+    assert len(gw.__all__) == len(set(gw.__all__))
+    for name in gw.__all__:
+        assert getattr(gw, name).__module__.startswith("devices.gateway")
