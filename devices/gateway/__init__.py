@@ -12,12 +12,12 @@ Theory of operation:
 
 Mounting in a node (the gateway routes answer first, everything else falls through)::
 
-    index = ItemIndex(env)                      # env: the node's lmdb.Environment (7 spare max_dbs)
+    index = ItemIndex(env)                      # env: an lmdb.Environment with 7 spare max_dbs
     app = GatewayApp(
         index,
         read_raw=store.read_raw,                # id -> item bytes | None
         store_raw=lambda i, raw: store.write_upload(raw, None, [i]),
-        fallback=node_http_app,                 # also receives the lifespan scope
+        fallback=HttpApp(node),                 # also receives the lifespan scope
     )
     await app.ingest(raw)                       # for items that arrive by the node's own routes
 
