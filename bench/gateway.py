@@ -14,6 +14,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import lmdb
@@ -54,7 +55,7 @@ def record(i: int, data_size: int = 100) -> ItemRecord:
     )
 
 
-def rate(fn, seconds: float = 1.0) -> float:
+def rate(fn: Callable[[int], object], seconds: float = 1.0) -> float:
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         fn(n)
