@@ -14,8 +14,8 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lmdb
 import trio
@@ -26,6 +26,9 @@ from devices.core import b64u_encode
 from devices.gateway import GatewayApp, ItemIndex, ItemQuery, ItemRecord, TagFilter
 from devices.gateway._index import matches
 from node._gateway_client import HttpRequest, h11_transport
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 N_PROCS, N_OWNERS = 100, 1000
 
