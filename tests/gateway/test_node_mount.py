@@ -40,6 +40,14 @@ async def test_gateway_in_front_of_the_node(tmp_path: Path, running) -> None:
                 assert node.store.read_raw(item.id) == item.serialize()
                 resp = await h11_transport(HttpRequest("GET", f"{base}/{item.id}"))
                 assert (resp.status, resp.body, resp.header("type")) == (200, b"from aoconnect", "Process")
+                resp = await h11_transport(HttpRequest("HEAD", f"{base}/raw/{item.id}"))
+                assert (resp.status, resp.body, resp.header("content-length")) == (200, b"", "14")
+                resp = await h11_transport(
+                    HttpRequest("GET", f"{base}/raw/{item.id}", (("range", "bytes=5-"),))
+                )
+                assert (resp.status, resp.body) == (206, b"aoconnect")
+                resp = await h11_transport(HttpRequest("GET", f"{base}/tx/{item.id}/status"))
+                assert resp.status == 404
                 resp = await h11_transport(HttpRequest("GET", f"{base}/info"))
                 assert json.loads(resp.body)["current"] == item.id
                 # the node's own routes still answer behind the gateway
