@@ -17,7 +17,7 @@ import hashlib
 import json
 import ssl
 import struct
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -197,7 +197,9 @@ class GatewayClient(Generic[T]):
     """Loads items from a list of gateways (``https://arweave.net``, another hyperpeer node, …).
 
     Args:
-        gateways: base URLs, tried in order.
+        gateways: base URLs, tried in order (``/graphql`` and ``/raw/{id}`` are under each).
+        graphql_urls: per-gateway GraphQL endpoint when it lives elsewhere (HyperBEAM's default
+            routes ask Goldsky's search for GraphQL and arweave.net for ``/raw``).
         verify: ``raw ANS-104 bytes -> T``; raises ``CoreError`` when the item does not verify.
         attempts: rounds over the gateways (≥ 1); backoff doubles from ``backoff_s`` up to ``max_backoff_s``.
         timeout_s: bound on each HTTP exchange.
@@ -206,6 +208,7 @@ class GatewayClient(Generic[T]):
 
     gateways: Sequence[str]
     verify: Callable[[bytes], T]
+    graphql_urls: Mapping[str, str] = field(default_factory=dict)
     attempts: int = 3
     backoff_s: float = 0.5
     max_backoff_s: float = 8.0
@@ -275,7 +278,7 @@ class GatewayClient(Generic[T]):
         resp = await self._exchange(
             base,
             "POST",
-            "/graphql",
+            self.graphql_urls.get(base, "/graphql"),
             body,
             (("content-type", "application/json"), ("accept", "application/json")),
         )
@@ -314,7 +317,7 @@ class GatewayClient(Generic[T]):
     async def _exchange(
         self, base: str, method: str, path: str, body: bytes, headers: tuple[tuple[str, str], ...]
     ) -> bytes:
-        url = urljoin(base.rstrip("/") + "/", path.lstrip("/"))
+        url = path if "://" in path else urljoin(base.rstrip("/") + "/", path.lstrip("/"))
         for _ in range(4):  # follow up to three redirects
             resp = await self.transport(HttpRequest(method, url, headers, body))
             location = resp.header("location")
@@ -325,7 +328,7 @@ class GatewayClient(Generic[T]):
                 raise _Definitive(f"{path}: 404")
             if resp.status == 429 or resp.status >= 500:
                 raise _Transient(f"{path}: HTTP {resp.status}")
-            if resp.status >= 300 and not (path == "/graphql" and resp.status == 400):
+            if resp.status >= 300 and not (method == "POST" and resp.status == 400):  # GraphQL errors
                 raise _Definitive(f"{path}: HTTP {resp.status}")
             return resp.body
         raise _Definitive(f"{path}: too many redirects")

@@ -200,3 +200,30 @@ def test_client_arguments_are_checked() -> None:
         GatewayClient([], verify=bytes)
     with pytest.raises(ValueError, match="attempts"):
         GatewayClient(["http://g"], verify=bytes, attempts=0)
+
+
+async def test_separate_graphql_endpoint(autojump_clock) -> None:
+    seen = []
+
+    async def transport(request: HttpRequest) -> HttpResponse:
+        seen.append((request.method, request.url))
+        return HttpResponse(200, (), b'{"data": {"transactions": {"edges": []}}}')
+
+    client = GatewayClient(
+        ["https://arweave.example"],
+        verify=bytes,
+        graphql_urls={"https://arweave.example": "https://search.example/graphql"},
+        transport=transport,
+    )
+    with pytest.raises(NotFoundOnGateways):
+        await client.load_item("a" * 43)
+    assert seen == [("POST", "https://search.example/graphql")]
+
+
+async def test_graphql_errors_are_definitive(autojump_clock) -> None:
+    async def transport(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(400, (), b'{"errors": [{"message": "Cannot query field"}]}')
+
+    client = GatewayClient(["http://g"], verify=bytes, transport=transport)
+    with pytest.raises(NotFoundOnGateways, match="unusable GraphQL answer"):
+        await client.load_item("a" * 43)
