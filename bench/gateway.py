@@ -1,6 +1,7 @@
 """Gateway benchmark: GraphQL queries/s over 100k indexed items, and /raw throughput vs the disk.
 
-Run: /work/venv/bin/python bench/gateway.py [items]
+Run from the repository root: /work/venv/bin/python -m bench.gateway [items]
+(not as ``python bench/gateway.py``: ``bench/http.py`` would then shadow the standard ``http`` module)
 
 References measured in the same run: the same queries through the index without GraphQL, a full scan
 of every record (what a query would cost without postings), and reading the served bytes straight from
@@ -95,7 +96,21 @@ def bench_graphql(index: ItemIndex, app: GatewayApp, n: int) -> None:
         hits = sum(1 for _, v in txn.cursor(db=index._db["items"]) if matches(ItemRecord.from_bytes(v), q))
     scan = 1 / (time.perf_counter() - start)
     assert hits == n // N_PROCS * 9 // 10 or hits > 0
-    for label, gq, ix in (("by tag", gq_tag, ix_tag), ("by owner", gq_owner, ix_owner)):
+    ids = [record(i).id for i in range(0, n, max(1, n // 1000))]
+    by_id = (
+        "query GetTransactions($transactionIds: [ID!]!) { transactions(ids: $transactionIds) { edges { node "
+        "{ owner { address } tags { name value } block { id height timestamp } } } } }"
+    )
+
+    def gq_id(k: int) -> None:
+        body = json.dumps({"query": by_id, "variables": {"transactionIds": [ids[k % len(ids)]]}}).encode()
+        assert len(app.graphql.execute_request(body).body["data"]["transactions"]["edges"]) == 1
+
+    def ix_id(k: int) -> None:
+        index.query(ItemQuery(ids=(ids[k % len(ids)],)))
+
+    cases = (("by tag", gq_tag, ix_tag), ("by owner", gq_owner, ix_owner), ("by id", gq_id, ix_id))
+    for label, gq, ix in cases:
         g, i = rate(gq), rate(ix)
         print(f"GraphQL {label:9s}: {g:8.0f} q/s   index only {i:8.0f} q/s   full scan {scan:6.2f} q/s")
         print(f"  ratio GraphQL/index = {g / i:.2f}   GraphQL/full-scan = {g / scan:.0f}x")
