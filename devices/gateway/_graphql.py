@@ -195,6 +195,9 @@ class GraphQLService:
         fields["block"].resolve = lambda _root, _info, **_kw: None
 
     def _transactions(self, _root: object, _info: object, **kw: Any) -> dict[str, Any]:
+        if ("bundledIn" in kw and kw["bundledIn"] is None) or ("parent" in kw and kw["parent"] is None):
+            # ar.io: an explicit null asks for L1 transactions only, and this node holds none
+            return {"pageInfo": {"hasNextPage": False}, "edges": []}
         block = kw.get("block") or {}
         q = ItemQuery(
             ids=tuple(kw.get("ids") or ()),

@@ -327,3 +327,10 @@ def test_validated_documents_are_cached_and_bounded(gql, world) -> None:
     assert run(gql, q % world["proc"].id) == {"transaction": {"id": world["proc"].id}}
     assert gql.execute("{ nope }").status == 400
     assert gql.execute("{ nope }").status == 400  # failures are not cached as documents
+
+
+def test_explicit_null_bundled_in_means_l1_only(gql, world) -> None:
+    assert run(gql, "{ transactions(bundledIn: null) { edges { cursor } } }")["transactions"]["edges"] == []
+    q = "query($p: [ID!]) { transactions(bundledIn: $p) { edges { cursor } } }"
+    assert run(gql, q, {"p": None})["transactions"]["edges"] == []
+    assert len(run(gql, q, {})["transactions"]["edges"]) == 10  # an absent variable is no filter
