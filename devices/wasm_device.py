@@ -1,0 +1,269 @@
+"""``wasm-64@1.0`` — call one export of a WASM image (spec §3.1, §3.2, §2.5).
+
+Service: ``"wasm"`` (a ``devices.wasm_service.WasmService``). Prefixes: ``output-prefix`` P of the
+base (empty when unset, so results sit at ``results/type``).
+
+* ``init`` — loads the image: the base's ``image`` (or ``process/image``; an id from the store or a
+  gateway, an inline binary, or a message with a ``body``), else the base's own ``body``. Inside a
+  process (the base has ``process``) a fresh instance becomes that process's live guest at
+  ``at-slot``. Produces the base unchanged apart from ``function`` defaulting to nothing. Errors:
+  400 "No viable image found…".
+* ``compute`` — only when ``pass`` is unset or 1. Function: the first of ``body/function``,
+  ``function`` of the request, ``function`` of the base (also the older ``wasm-function``);
+  parameters likewise from ``parameters`` / ``wasm-params`` (a list, or text such as ``[5.0]`` or
+  ``5,2``), converted to the export's types. No function → the base unchanged. Produces the base
+  with ``results/P/type`` = ``ok`` and ``results/P/output`` = the returned values, or ``type`` =
+  ``error`` and ``output`` = the trap reason (the guest is then rebuilt from the last snapshot and
+  the slot's input is not applied). Inside a process the live guest is used and advanced;
+  standalone every call gets a fresh instance.
+* ``snapshot`` — ``{body: <encoded WasmSnapshot>}`` of the live guest (memory and globals).
+* ``normalize`` — rebuilds the live guest from ``snapshot`` (or ``snapshot/<device-key>``) and drops
+  ``snapshot``.
+
+Host imports: the runtime's WASI subset and zero stubs, plus imports served *through messages*:
+when the base has ``stdlib/<module>`` (a message naming a device), an import ``<module>.<name>`` is
+resolved as ``{path: <name>, args: [...], module, func}`` against that message; the reply is a
+number, a list, or a message with ``results``. Guest calls run in a worker thread; such an import
+hops back to the Trio loop for the nested resolution.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, final
+
+import trio
+
+from devices._base import DeviceInfo
+from devices._errors import BadRequest, DeviceError, KeyNotFound
+from devices.core import Message, Value, message_id
+from devices.wasm import WasmError, WasmInstance, WasmMemoryError, WasmSnapshot
+from devices.wasm_service import WasmService
+
+if TYPE_CHECKING:
+    from devices._base import Context
+    from devices.wasm import HostFunction, Resolver, WasmModule
+
+KIND = "wasm-64"
+_NUM = re.compile(rb"-?\d+(\.\d*)?([eE][-+]?\d+)?")
+
+
+def service(ctx: Context) -> WasmService:
+    found = ctx.service("wasm")
+    if not isinstance(found, WasmService):
+        raise DeviceError("the wasm service is not a WasmService")
+    return found
+
+
+def process_id(ctx: Context, definition: Message) -> str:
+    """The process id as the scheduler computes it (all commitments)."""
+    sched: Any = ctx.services.get("scheduler")
+    if sched is not None:
+        return str(sched.ops.message_id(definition))
+    return message_id(definition, "all")
+
+
+def image_ref(base: Message) -> Value | None:
+    """``image`` of the base, else of its ``process`` definition, else the base's ``body``."""
+    for holder in (base, base.get_message("process") or Message()):
+        value = holder.find("image")
+        if value is not None:
+            return value
+    return base.find("body")
+
+
+def _first(key_names: tuple[str, ...], *holders: Message | None) -> Value | None:
+    for holder in holders:
+        if holder is None:
+            continue
+        for name in key_names:
+            value = holder.find(name)
+            if value is not None:
+                return value
+    return None
+
+
+def parse_params(value: Value | None) -> list[int | float]:
+    """A parameter list from a message value: a list of numbers, a number, or text like ``[5.0]``.
+
+    Raises:
+        BadRequest: anything else.
+    """
+    if value is None:
+        return []
+    if isinstance(value, bool):
+        raise BadRequest("parameters must be numbers")
+    if isinstance(value, int | float):
+        return [value]
+    if isinstance(value, tuple):
+        out: list[int | float] = []
+        for item in value:
+            out.extend(parse_params(item))
+        return out
+    if isinstance(value, bytes):
+        text = value.strip().strip(b"[]()")
+        out = []
+        for part in (p.strip() for p in text.split(b",")):
+            if not part:
+                continue
+            if not _NUM.fullmatch(part):
+                raise BadRequest(f"parameter {part[:40]!r} is not a number")
+            out.append(float(part) if b"." in part or b"e" in part.lower() else int(part))
+        return out
+    raise BadRequest("parameters must be a list of numbers")
+
+
+def message_imports(ctx: Context, base: Message) -> Resolver | None:
+    """An import resolver serving ``<module>.<name>`` through ``base``'s ``stdlib/<module>`` message."""
+    found = base.get_message("stdlib")
+    if found is None or not found:
+        return None
+    stdlib: Message = found
+
+    def resolver(module: str, name: str) -> HostFunction | None:
+        handler = stdlib.get_message(module)
+        if handler is None:
+            return None
+
+        def call(hc: Any, *args: int | float) -> Any:
+            req = Message({"path": name, "args": list(args), "module": module, "func": name})
+            reply: Value | None = trio.from_thread.run(ctx.resolve, handler, req)
+            if isinstance(reply, Message):
+                reply = reply.find("results")
+            values = reply if isinstance(reply, tuple) else (() if reply is None else (reply,))
+            nums = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+            return nums[0] if len(hc.results) == 1 and nums else (nums or None)
+
+        return call
+
+    return resolver
+
+
+def _at(base: Message) -> int:
+    at = base.get_int("at-slot")
+    return -1 if at is None else at
+
+
+def _results(base: Message, prefix: str, kind: str, output: Value) -> Message:
+    mine = Message({"type": kind, "output": output})
+    results = base.get_message("results") or Message()
+    return base.set("results", results.set(prefix, mine) if prefix else results.update(mine))
+
+
+@final
+class Wasm64Device:
+    id = "wasm-64@1.0"
+
+    def info(self) -> DeviceInfo:
+        return DeviceInfo(
+            keys=frozenset({"init", "compute", "snapshot", "normalize"}),
+            description="call an export of a WASM image (wasmtime, memory64)",
+        )
+
+    async def resolve(self, key: str, base: Message, req: Message, ctx: Context) -> Value:
+        svc = service(ctx)
+        definition = base.get_message("process") if "at-slot" in base else None
+        pid = process_id(ctx, definition) if definition is not None else None
+        if key == "init":
+            module = await svc.load_image(ctx, image_ref(base))
+            if pid is not None:
+                inst = await svc.run(self._instantiate, module, svc, ctx, base)
+                svc.set_live(KIND, pid, _at(base), inst)
+            return base
+        if key == "compute":
+            return await self._compute(svc, ctx, base, req, pid)
+        if key == "snapshot":
+            if pid is None:
+                raise BadRequest("wasm-64@1.0 snapshot needs a process state")
+            inst = await self._guest(svc, ctx, base, pid)
+            try:
+                snap: WasmSnapshot = await svc.run(inst.snapshot)
+            except WasmMemoryError:
+                return Message({"memory": "none"})  # nothing to keep: normalize starts fresh
+            return Message({"body": snap.encode()})
+        if key == "normalize":
+            if pid is None:
+                return base.without("snapshot")
+            await self._normalize(svc, ctx, base, pid)
+            return base.without("snapshot")
+        raise KeyNotFound(f"wasm-64@1.0 has no key {key}")
+
+    @staticmethod
+    def _instantiate(module: WasmModule, svc: WasmService, ctx: Context, base: Message) -> WasmInstance:
+        return module.instantiate(limits=svc.limits, resolver=message_imports(ctx, base))
+
+    async def _normalize(self, svc: WasmService, ctx: Context, base: Message, pid: str) -> WasmInstance:
+        snap_msg = base.get_message("snapshot")
+        if snap_msg is not None and "body" not in snap_msg and "memory" not in snap_msg:
+            snap_msg = snap_msg.get_message(base.get_text("device-key") or "") or snap_msg
+        module = await svc.load_image(ctx, image_ref(base))
+        inst: WasmInstance = await svc.run(self._instantiate, module, svc, ctx, base)
+        body = snap_msg.get_bytes("body") if snap_msg is not None else None
+        if body is not None:
+            try:
+                await svc.run(inst.restore, WasmSnapshot.decode(body))
+            except WasmError as exc:
+                raise DeviceError(f"wasm-64@1.0 cannot restore the snapshot: {exc.reason}") from exc
+        svc.set_live(KIND, pid, _at(base), inst)
+        return inst
+
+    async def _guest(self, svc: WasmService, ctx: Context, base: Message, pid: str) -> WasmInstance:
+        live = svc.live(KIND, pid)
+        at = _at(base)
+        if live is not None and live.slot == at and isinstance(live.guest, WasmInstance) and live.guest.alive:
+            return live.guest
+        if "snapshot" in base:
+            return await self._normalize(svc, ctx, base, pid)
+        if at >= 0:
+            raise DeviceError(f"wasm-64@1.0: no live instance of {pid} at slot {at} and no snapshot")
+        module = await svc.load_image(ctx, image_ref(base))
+        inst: WasmInstance = await svc.run(self._instantiate, module, svc, ctx, base)
+        svc.set_live(KIND, pid, at, inst)
+        return inst
+
+    async def _compute(
+        self, svc: WasmService, ctx: Context, base: Message, req: Message, pid: str | None
+    ) -> Message:
+        if (base.get_int("pass") or 1) != 1:
+            return base
+        body = req.get_message("body")
+        fn = _first(("function", "wasm-function"), body, req, base)
+        slot = req.get_int("slot")
+        if fn is None:
+            if pid is not None and slot is not None:
+                async with svc.lock(KIND, pid):
+                    svc.set_live(KIND, pid, slot, await self._guest(svc, ctx, base, pid))
+            return base
+        if not isinstance(fn, bytes):
+            raise BadRequest("function must be an export name")
+        name = fn.decode("utf-8", "replace")
+        params = parse_params(_first(("parameters", "wasm-params"), body, req, base))
+        prefix = base.get_text("output-prefix") or ""
+        if pid is None:
+            module = await svc.load_image(ctx, image_ref(base))
+            inst = await svc.run(self._instantiate, module, svc, ctx, base)
+            try:
+                return await self._call(svc, base, inst, name, params, prefix)
+            finally:
+                inst.close()
+        async with svc.lock(KIND, pid):
+            inst = await self._guest(svc, ctx, base, pid)
+            out = await self._call(svc, base, inst, name, params, prefix)
+            if not inst.alive:
+                svc.drop_live(KIND, pid)  # rebuilt from the latest snapshot next time
+            elif slot is not None:
+                svc.set_live(KIND, pid, slot, inst)
+            return out
+
+    @staticmethod
+    async def _call(
+        svc: WasmService, base: Message, inst: WasmInstance, name: str, params: list[int | float], prefix: str
+    ) -> Message:
+        try:
+            values = await svc.run(inst.call, name, *params)
+        except WasmError as exc:
+            return _results(base, prefix, "error", exc.reason.encode())
+        return _results(base, prefix, "ok", tuple(values))
+
+
+DEVICE = Wasm64Device()

@@ -1,0 +1,94 @@
+"""``json-iface@1.0`` / ``genesis-wasm@1.0``: aos-2 processes folded by ``process@1.0``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import trio
+
+from devices.core import Message
+from tests.aos.conftest import read_vector, store_image
+from tests.scheduler._support import process_def, user_msg
+
+if TYPE_CHECKING:
+    from tests.scheduler._harness import Node
+
+
+@pytest.fixture
+def aos_image(node: Node) -> str:
+    return store_image(node, read_vector("aos-2-pure-xs.wasm"))
+
+
+async def spawn(node: Node, image: str, name: str = "aos") -> tuple[Message, str]:
+    proc = process_def(name, **{"execution-device": "genesis-wasm@1.0", "module": image})
+    pid = node.scheduler.ops.message_id(proc)
+    await node.scheduler.schedule(pid, proc)
+    return proc, pid
+
+
+async def send(node: Node, proc: Message, pid: str, n: int, **keys: Any) -> Message:
+    a = await node.scheduler.schedule(pid, user_msg(n, pid, **keys))
+    state = await node.get(proc, path="compute", slot=a.slot)
+    assert isinstance(state, Message)
+    results = state["results"]
+    assert isinstance(results, Message)
+    return results
+
+
+async def test_eval_output_state_and_errors(node: Node, aos_image: str) -> None:
+    with trio.fail_after(40):
+        proc, pid = await spawn(node, aos_image)
+        r = await send(node, proc, pid, 1, action="Eval", data="return 1+1")
+        assert r["data"] == b"2"
+        assert r["raw"]["Output"]["data"] == b"2"  # type: ignore[index]
+        assert r["raw"]["Messages"] == ()  # type: ignore[index]
+        assert isinstance(r["raw"]["GasUsed"], int)  # type: ignore[index]
+        await send(node, proc, pid, 2, action="Eval", data="X = 42")
+        r = await send(node, proc, pid, 3, action="Eval", data="error('boom')")
+        assert b"boom" in r["raw"]["Error"]  # type: ignore[index,operator]
+        r = await send(node, proc, pid, 4, action="Eval", data="return X")
+        assert r["data"] == b"42"
+
+
+async def test_send_fills_the_outbox(node: Node, aos_image: str) -> None:
+    with trio.fail_after(40):
+        proc, pid = await spawn(node, aos_image)
+        r = await send(
+            node, proc, pid, 1, action="Eval", data="Send({Target=ao.id, Action='State', Data='hello'})"
+        )
+        entry = r["outbox"]["1"]  # type: ignore[index]
+        assert entry["data"] == b"hello"  # type: ignore[index]
+        assert entry["Action"] == b"State"  # type: ignore[index]
+        assert entry["from-process"] == pid.encode()  # type: ignore[index]
+        assert r["raw"]["Messages"][0]["Target"] == pid.encode()  # type: ignore[index]
+
+
+async def test_infinite_loop_runs_out_of_fuel_and_is_rolled_back(node: Node, aos_image: str) -> None:
+    with trio.fail_after(50):
+        proc, pid = await spawn(node, aos_image)
+        await send(node, proc, pid, 1, action="Eval", data="Y = 7")
+        r = await send(node, proc, pid, 2, action="Eval", data="Y = 8; while true do end")
+        assert b"fuel" in r["raw"]["Error"].lower()  # type: ignore[index,union-attr]
+        r = await send(node, proc, pid, 3, action="Eval", data="return Y")
+        assert r["data"] == b"7"
+
+
+async def test_restore_from_snapshot_is_bit_identical(node: Node, aos_image: str) -> None:
+    wasm = node.services["wasm"]
+    with trio.fail_after(50):
+        proc, pid = await spawn(node, aos_image)
+        for n, code in enumerate(
+            ["A = 1", "A = A + 1", "B = 'x'", "A = A * 10", "C = {}", "return A"], start=1
+        ):
+            await node.scheduler.schedule(pid, user_msg(n, pid, action="Eval", data=code))
+        state = await node.get(proc, path="compute", slot=6)
+        assert state["results"]["data"] == b"20"  # type: ignore[index]
+        straight = await wasm.run(wasm.live("aos", pid).guest.proc.snapshot)
+        wasm.drop_live()
+        node.cache._live.clear()  # type: ignore[attr-defined]
+        assert node.cache.snapshot_at(pid, 6) is None
+        again = await node.get(proc, path="compute", slot=6)  # slot-5 snapshot, then slot 6
+        assert again["results"]["data"] == b"20"  # type: ignore[index]
+        resumed = await wasm.run(wasm.live("aos", pid).guest.proc.snapshot)
+    assert resumed.digest() == straight.digest()
