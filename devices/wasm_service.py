@@ -6,8 +6,9 @@ loop), the per-process ``WasmLimits`` (fuel and memory cap from the ``[wasm]`` c
 the table of *live* guests: one per process id, tagged with the slot of the state it embodies.
 
 Images are found (``load_image``) as the process definition names them: a 43-character id read
-from the store (its ``body``/``data``), else from the ``"gateway-client"`` service (the item is
-verified against its id before use), or an inline binary / message with a ``body``.
+from the store (its ``body``/``data``, or the data of an item uploaded with ``POST /tx``), else from
+the ``"gateway-client"`` service (the item is verified against its id before use), or an inline
+binary / message with a ``body``.
 """
 
 from __future__ import annotations
@@ -145,10 +146,13 @@ class WasmService:
                 if isinstance(value, bytes) and value:
                     return value
             raise BadRequest(f"image {image_id} has no body")
+        read_raw = getattr(ctx.store, "read_raw", None)
+        raw = read_raw(image_id) if read_raw is not None else None
+        if raw is not None:  # an item uploaded to this node (POST /tx): verified on upload
+            return self._item_data(raw, image_id)
         gateway: Any = ctx.services.get("gateway-client")
         if gateway is None:
             raise NotFound(f"image {image_id} is not in the store and no gateway is configured")
-        from devices.core.ans104 import DataItem
         from devices.gateway import GatewayError
 
         try:
@@ -157,7 +161,17 @@ class WasmService:
             status = 404 if type(exc).__name__ == "NotFoundOnGateways" else 503
             cls = NotFound if status == 404 else Unavailable
             raise cls(f"image {image_id}: {exc}") from exc
-        item = DataItem.parse(loaded.raw)
+        return self._item_data(loaded.raw, image_id)
+
+    @staticmethod
+    def _item_data(raw: bytes, image_id: str) -> bytes:
+        from devices.core import CoreError
+        from devices.core.ans104 import DataItem
+
+        try:
+            item = DataItem.parse(raw)
+        except CoreError as exc:
+            raise BadRequest(f"image {image_id} is not a data item: {exc.reason}") from exc
         if item.id != image_id:
-            raise BadRequest(f"gateway returned item {item.id} for image {image_id}")
+            raise BadRequest(f"item {item.id} was found for image {image_id}")
         return bytes(item.data)
