@@ -109,8 +109,13 @@ def _original_tags(msg: Message) -> list[dict[str, str]] | None:
     return None
 
 
-def message_fields(msg: Message, ident: str, *, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The lower-case field mapping ``AosProcess`` turns into aos's JSON (spec §3.3)."""
+def message_fields(
+    msg: Message, ident: str, *, skip: frozenset[str] = frozenset(), original_tags: bool = True
+) -> dict[str, Any]:
+    """The lower-case field mapping ``AosProcess`` turns into aos's JSON (spec §3.3).
+
+    With ``original_tags`` (default) an ANS-104 commitment's tag list is used as ``Tags``; a
+    dry-run passes False because its tags arrive in the URL, outside the signed item (§8.5)."""
     out: dict[str, Any] = {}
     for key, value in msg.items():
         low = key.lower()
@@ -119,7 +124,7 @@ def message_fields(msg: Message, ident: str, *, skip: frozenset[str] = frozenset
         text = _scalar(value)
         if text is not None:
             out[low] = text
-    tags = _original_tags(msg)
+    tags = _original_tags(msg) if original_tags else None
     if tags is not None:
         out["original-tags"] = tags
     who = signers(msg)
@@ -283,7 +288,7 @@ class JsonIfaceDevice:
         state = await ctx.resolve(definition.set("device", "process@1.0"), Message({"path": "now"}))
         if not isinstance(state, Message):
             raise DeviceError(f"{self.id}: the process state could not be computed")
-        fields = message_fields(req, "", skip=_DRYRUN_SKIP)
+        fields = message_fields(req, "", skip=_DRYRUN_SKIP, original_tags=False)
         fields["id"] = process_id(ctx, req)
         fields["target"] = pid
         async with svc.lock(KIND, pid):

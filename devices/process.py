@@ -26,6 +26,9 @@ computed state (which carries ``process`` = the definition and ``at-slot``). The
 * ``slot`` — the scheduler's ``slot`` reply for this process. No side effects.
 * ``schedule`` — delegated to ``scheduler@1.0`` with the definition as base.
 * ``push`` — delegated to the process's ``push-device`` (default ``push@1.0``).
+* ``as`` — the definition viewed as another device: ``as=execution`` (the execution device, how
+  aoconnect's dry-run reaches ``compute`` without scheduling), ``scheduler``, ``push``, or a
+  device name. No side effects.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ if TYPE_CHECKING:
     from devices.scheduler import Assignment
 
 MAX_WAIT_S = 60.0
-_KEYS = frozenset({"compute", "results", "now", "slot", "schedule", "push"})
+_KEYS = frozenset({"compute", "results", "now", "slot", "schedule", "push", "as"})
 
 
 def definition_of(base: Message) -> Message:
@@ -75,6 +78,19 @@ def _int_param(req: Message, key: str) -> int | None:
     if value < 0:
         raise BadRequest(f"{key} must be ≥ 0, got {value}")
     return value
+
+
+def _as_device(definition: Message, req: Message) -> str:
+    """The device ``as=<name>`` selects: ``execution`` → the execution device, ``scheduler`` →
+    the scheduler device, ``push`` → the push device, else the name itself."""
+    name = (req.get_text("as") or "").lower()
+    roles = (("execution", "genesis-wasm@1.0"), ("scheduler", "scheduler@1.0"), ("push", "push@1.0"))
+    for role, default in roles:
+        if name == role:
+            return (definition.get_text(f"{role}-device") or default).lower()
+    if not name:
+        raise BadRequest("as needs a device or a role (execution, scheduler, push)")
+    return name
 
 
 def target_slot(req: Message) -> int | None:
@@ -113,6 +129,8 @@ class ProcessDevice:
             return await ctx.resolve(
                 definition.set("device", "scheduler@1.0"), Message({"path": "slot", "target": pid})
             )
+        if key == "as":
+            return definition.set("device", _as_device(definition, req))
         if key == "now":
             return await compute(ctx, sched, cache, pid, definition, sched.current(pid))
         if key == "results":

@@ -89,7 +89,7 @@ class PushDevice:
         payload = req.without(*_TRANSPORT_KEYS)
         if not sched.knows(pid) and (not payload or sched.ops.message_id(payload) == pid):
             a = await sched.schedule(pid, definition, definition=definition)
-            return a.message
+            return Message({"process": pid, "slot": a.slot, "assignment": a.message_id})
         body = req.get_message("body")
         msg = sched.ops.committed_only(body if body is not None else req)
         msg = msg.without(*[k for k in _TRANSPORT_KEYS if k not in self._signed_keys(msg)])
