@@ -10,7 +10,9 @@ The base is a process definition, or ``{device: push@1.0, process: <definition>}
   1. With ``slot`` in the request: push that slot.
   2. Otherwise, when the process has no assignment yet and the request carries nothing else to
      schedule (``POST /push`` of a ``type: Process`` item — the aoconnect spawn): schedule the
-     definition at slot 0 and produce the assignment (``process``, ``slot: 0`` top-level).
+     definition at slot 0 and produce ``{process, slot: 0, assignment: <assignment id>}`` (the
+     client reads only the ``process`` header; the full assignment stays at
+     ``/~scheduler@1.0/schedule``).
   3. Otherwise schedule the request itself (reduced to its committed keys, signatures verified)
      on the process; a ``type: Process`` body produces the assignment; else push its slot.
   Pushing slot N: compute it (``process@1.0`` compute), then for every outbox entry (in order):
