@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 import pytest
-import trio
 
 from devices.core import Message, RsaWallet, commit
 from tests.aos._node import AosNode, aos_node
@@ -44,7 +42,10 @@ def put_image(n: AosNode, name: str) -> str:
 async def test_wasm64_fac_over_http(hnode: AosNode) -> None:
     ident = put_image(hnode, "test-64.wasm")
     resp = await request(
-        hnode.port, "GET", f"/~wasm-64@1.0/compute/results?image={ident}&function=fac&parameters=5.0", headers=JSON
+        hnode.port,
+        "GET",
+        f"/~wasm-64@1.0/compute/results?image={ident}&function=fac&parameters=5.0",
+        headers=JSON,
     )
     assert resp.status == 200, resp.body
     assert resp.json()["output"] == [120.0]
@@ -54,8 +55,15 @@ async def test_wasm64_process_over_http(hnode: AosNode, wallet: RsaWallet) -> No
     ident = put_image(hnode, "test-64.wasm")
     addr = hnode.node.wallet.address
     proc = commit(
-        Message({"type": "Process", "device": "process@1.0", "scheduler": addr,
-                 "execution-device": "wasm-64@1.0", "image": ident}),
+        Message(
+            {
+                "type": "Process",
+                "device": "process@1.0",
+                "scheduler": addr,
+                "execution-device": "wasm-64@1.0",
+                "image": ident,
+            }
+        ),
         wallet,
     )
     pid = hnode.scheduler.ops.message_id(proc)

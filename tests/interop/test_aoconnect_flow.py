@@ -79,10 +79,11 @@ async def test_aoconnect_flow(tmp_path: Path, runtime: WasmRuntime) -> None:
             )
     assert done.returncode == 0, done.stderr.decode()[-3000:]
     out: dict[str, Any] = json.loads(done.stdout)
-    print(json.dumps(out, indent=1)[:6000])
     pid, pid2 = out["pid"], out["pid2"]
-    assert isinstance(pid, str) and len(pid) == 43, out["spawn"]
-    assert isinstance(pid2, str) and len(pid2) == 43 and pid2 != pid, out["spawn2"]
+    assert isinstance(pid, str), out["spawn"]
+    assert isinstance(pid2, str), out["spawn2"]
+    assert len(pid) == len(pid2) == 43
+    assert pid != pid2
 
     def res(step: str) -> dict[str, Any]:
         got = out[step]
