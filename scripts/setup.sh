@@ -35,7 +35,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python packages into $venv" >&2
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$here/requirements.lock"
   if [ -z "${HYPERPEER_VENV:-}" ]; then
-    "$venv/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$here"
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -e "$here"
   fi
   echo "$want" > "$stamp"
 fi
