@@ -14,6 +14,10 @@ Theory of operation:
 
 from __future__ import annotations
 
+from ._ans104map import ItemFields as ItemFields
+from ._ans104map import ans104_to_message as ans104_to_message
+from ._ans104map import item_to_message as item_to_message
+from ._ans104map import message_to_item_fields as message_to_item_fields
 from ._b64 import b64_decode as b64_decode
 from ._b64 import b64_encode as b64_encode
 from ._b64 import b64u_decode as b64u_decode
@@ -69,6 +73,7 @@ __all__ = [
     "Ed25519Key",
     "EncodeError",
     "HttpParts",
+    "ItemFields",
     "KeyMaterialError",
     "LimitExceeded",
     "Link",
@@ -79,6 +84,7 @@ __all__ = [
     "VerifyReport",
     "accumulate",
     "address_of",
+    "ans104_to_message",
     "b64_decode",
     "b64_encode",
     "b64u_decode",
@@ -100,9 +106,11 @@ __all__ = [
     "httpsig_decode",
     "httpsig_encode",
     "is_private",
+    "item_to_message",
     "json_decode",
     "json_encode",
     "message_id",
+    "message_to_item_fields",
     "require_valid",
     "rsa_pss_verify",
     "signers",
