@@ -102,7 +102,7 @@ def normalize_for_encoding(
         only.update({k: v for k, v in tabm.items() if is_id_key(k) and isinstance(v, bytes)})
     with_info = encode_tabm(only)
     encoded = {k: v for k, v in with_info.items() if k != "body"}
-    if "body" in with_info:
+    if "body" in with_info and "content-digest" not in encoded:
         encoded["content-digest"] = content_digest(with_info["body"])
     keys = sorted(encoded, key=sort_key)
     body_key = with_info.get("ao-body-key")
