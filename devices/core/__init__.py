@@ -10,6 +10,12 @@ Theory of operation:
 3. Ids come from commitments: an HMAC commitment gives the unsigned id, a signature commitment
    its committed id; a hashpath links a result to its inputs.
 4. Every error raised here derives from ``CoreError`` (see ``_errors``).
+
+Modules: ``_sf`` (HyperBEAM's structured-field dialect), ``_structured`` (``to_tabm``/``from_tabm``,
+typed values), ``_http`` (TABM ↔ HTTP field map, multipart), ``_httpsig`` (messages ↔
+``HttpParts``), ``_siginfo`` (signature bases, ``signature``/``signature-input``), ``_commit``
+(HMAC and RSA-PSS commitments, ``verify``), ``_ids``, ``_hashpath``, ``_json``, ``_flat`` and
+``_ans104map`` (data items ↔ messages; the byte layer is ``devices.core.ans104``).
 """
 
 from __future__ import annotations
