@@ -121,3 +121,16 @@ def test_aoconnect_requests(index: int) -> None:
         assert report.valid
         assert report.committers == ["vcaPe4JWnrSOCktDHBgXge-zWUb6JRkqbom5w9t7i-4"]
         assert not verify(msg.set("foo" if "foo" in msg else "k", b"tampered")).valid
+
+
+def test_ed25519_item_maps_and_verifies() -> None:
+    from devices.core import Ed25519Key
+
+    key = Ed25519Key.from_seed(bytes(range(32)))
+    item = sign_item(UnsignedItem(tags=((b"Action", b"Eval"),), data=b"x"), key)
+    msg = item_to_message(DataItem.parse(item.serialize()))
+    assert msg["commitments"][item.id]["type"] == b"ed25519"
+    assert verify(msg).valid
+    assert signers(msg) == [key.address]
+    assert message_id(msg, "all") == item.id
+    assert not verify(msg.set("data", b"y")).valid
