@@ -105,13 +105,14 @@ class ProcessDevice:
         sched, cache = _services(ctx)
         pid = sched.ops.message_id(definition)
         if key == "schedule":
-            return await ctx.resolve(definition.set("device", "scheduler@1.0"), req)
+            return await ctx.resolve(Message({"device": "scheduler@1.0", "process": definition}), req)
         if key == "push":
             push_dev = definition.get_text("push-device") or "push@1.0"
-            return await ctx.resolve(definition.set("device", push_dev), req)
+            return await ctx.resolve(Message({"device": push_dev, "process": definition}), req)
         if key == "slot":
             return await ctx.resolve(
-                definition.set("device", "scheduler@1.0"), Message({"path": "slot", "target": pid})
+                Message({"device": "scheduler@1.0", "process": definition}),
+                Message({"path": "slot", "target": pid}),
             )
         if key == "now":
             return await compute(ctx, sched, cache, pid, definition, sched.current(pid))
