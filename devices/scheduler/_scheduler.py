@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     # trio 0.35 does not re-export TaskStatus in a way strict mypy accepts.
     from trio._core._run import TaskStatus
 
-    from devices.core import Message
+    from devices.core import Message, RsaWallet
 
     from ._log import AssignmentLog
 
@@ -94,6 +94,12 @@ class Scheduler:
         self._stopped = False
         self._batches = 0
         self._committed = 0
+
+    @classmethod
+    def for_wallet(cls, log_: AssignmentLog, wallet: RsaWallet, **options: Any) -> Scheduler:
+        """A scheduler using the real message layer (``MessageOps.for_wallet``), whose address is
+        the wallet's. ``options`` are the keyword options of the constructor."""
+        return cls(log_, MessageOps.for_wallet(wallet), address=wallet.address, **options)
 
     # -- the writer task -------------------------------------------------------------------
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
