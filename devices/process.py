@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, final
 import trio
 
 from devices._base import DeviceInfo
-from devices._errors import BadRequest, DeviceError, NotFound
+from devices._errors import BadRequest, DeviceError, KeyNotFound, NotFound
 from devices.core import Message, Value
 from devices.scheduler import Scheduler, StateCache, is_process
 
@@ -101,6 +101,8 @@ class ProcessDevice:
         return DeviceInfo(keys=_KEYS, description="process: schedule folded through its execution device")
 
     async def resolve(self, key: str, base: Message, req: Message, ctx: Context) -> Value:
+        if key not in _KEYS:
+            raise KeyNotFound(f"process@1.0 has no key {key}")
         definition = definition_of(base)
         sched, cache = _services(ctx)
         pid = sched.ops.message_id(definition)
