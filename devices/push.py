@@ -8,9 +8,10 @@ The base is a process definition, or ``{device: push@1.0, process: <definition>}
 
 * ``push`` —
   1. With ``slot`` in the request: push that slot.
-  2. Otherwise, when the process has no assignment yet and the request carries nothing else to
-     schedule (``POST /push`` of a ``type: Process`` item — the aoconnect spawn): schedule the
-     definition at slot 0 and produce the assignment (``process``, ``slot: 0`` top-level).
+  2. Otherwise, when the process has no assignment yet and the request carries nothing but
+     transport keys or the process's own keys (``POST /push`` of a ``type: Process`` item — the
+     aoconnect spawn): store the definition in ``ctx.store``, schedule it at slot 0 and produce
+     the assignment (``process``, ``slot: 0`` top-level).
   3. Otherwise schedule the request itself (reduced to its committed keys, signatures verified)
      on the process; a ``type: Process`` body produces the assignment; else push its slot.
   Pushing slot N: compute it (``process@1.0`` compute), then for every outbox entry (in order):
@@ -87,7 +88,8 @@ class PushDevice:
         if slot is not None:
             return await self._push_slot(ctx, sched, cache, pid, definition, slot, None, depth, hops)
         payload = req.without(*_TRANSPORT_KEYS)
-        if not sched.knows(pid) and (not payload or sched.ops.message_id(payload) == pid):
+        if not sched.knows(pid) and (not payload or is_process(payload)):
+            ctx.store.write_message(definition, [pid])
             a = await sched.schedule(pid, definition, definition=definition)
             return a.message
         body = req.get_message("body")

@@ -36,6 +36,7 @@ async def _spawn(node: Node, name: str) -> tuple[Message, str]:
     pid = node.scheduler.ops.message_id(proc)
     assert reply["process"] == pid.encode()
     assert reply["slot"] == 0
+    assert node.store.read_message(pid) == proc  # loadable by id for /<pid>/compute
     return proc, pid
 
 
@@ -84,6 +85,15 @@ async def test_push_existing_slot_and_remote_targets(node: Node) -> None:
     reply = await node.resolve(a, Message(path="push", slot=1))
     assert calls == [f"POST http://127.0.0.1:9/{rpid}~process@1.0/push"]
     assert reply["1"]["resulted-in"]["slot"] == 3  # type: ignore[index]
+
+
+async def test_spawn_request_carrying_the_process_keys(node: Node) -> None:
+    proc = _proc("c")
+    pid = node.scheduler.ops.message_id(proc)
+    # aoconnect: [ProcMsg, {path: push, ...the same keys...}] (spec §8.1)
+    reply = await node.resolve(proc, proc.without("commitments").update(path="push", method="POST"))
+    assert reply["slot"] == 0  # type: ignore[index]
+    assert node.scheduler.assignment(pid, 0).body == proc
 
 
 async def test_push_rejects_forged_messages(node: Node) -> None:
