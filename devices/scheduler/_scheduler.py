@@ -109,19 +109,19 @@ class Scheduler:
         self._running = True
         try:
             task_status.started()
-            async with self._recv:
-                while True:
-                    batch = [await self._recv.receive()]
-                    while len(batch) < self._max_batch:
-                        try:
-                            batch.append(self._recv.receive_nowait())
-                        except trio.WouldBlock:
-                            break
-                    await self._commit(batch)
+            while True:
+                batch = [await self._recv.receive()]
+                while len(batch) < self._max_batch:
+                    try:
+                        batch.append(self._recv.receive_nowait())
+                    except trio.WouldBlock:
+                        break
+                await self._commit(batch)
         finally:
             self._stopped = True
             self._running = False
             self._fail_queued()
+            self._recv.close()
 
     def _fail_queued(self) -> None:
         while True:
@@ -135,7 +135,10 @@ class Scheduler:
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
             built = await trio.to_thread.run_sync(self._build_and_store, batch)
-        except DeviceError as exc:
+        except Exception as exc:  # the batch boundary: every caller of the batch gets the error
+            if not isinstance(exc, DeviceError):
+                log.error("assignment batch failed", exc_info=True)
+                exc = DeviceError(f"assignment batch failed: {exc}")
             for p in batch:
                 p.error = exc
                 p.done.set()
