@@ -97,7 +97,7 @@ class PushDevice:
         msg = msg.without(*[k for k in _TRANSPORT_KEYS if k not in self._signed_keys(msg)])
         if not sched.ops.verify(msg):
             raise BadRequest("Message is not valid.")
-        a = await sched.schedule(pid, msg, definition=definition)
+        a = await sched.schedule(pid, msg, definition=definition, verified=True)
         if is_process(msg):
             return a.message
         return await self._push_slot(ctx, sched, cache, pid, definition, a.slot, a.message_id, depth, hops)

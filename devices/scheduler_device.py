@@ -140,7 +140,7 @@ class SchedulerDevice:
             return await self._redirect(where, pid, msg, req, ctx)
         if is_process(msg):
             ctx.store.write_message(msg, [pid])
-        assignment = await sched.schedule(pid, msg, definition=definition)
+        assignment = await sched.schedule(pid, msg, definition=definition, verified=True)
         return assignment.message
 
     @staticmethod

@@ -179,13 +179,13 @@ class Scheduler:
 
     # -- the caller side -------------------------------------------------------------------
     async def schedule(
-        self, process_id: str, message: Message, *, definition: Message | None = None
+        self, process_id: str, message: Message, *, definition: Message | None = None, verified: bool = False
     ) -> Assignment:
         """Verify, assign and durably store ``message`` on ``process_id``; the stored assignment.
 
         A process is scheduled here when ``message`` is its own definition, when it already has
         assignments, or when ``definition`` (loaded by the caller) names this node's address as
-        ``scheduler``.
+        ``scheduler``. ``verified=True`` says the caller has just verified ``message`` itself.
 
         Raises:
             BadRequest: the message's signatures do not verify ("Message is not valid.").
@@ -193,7 +193,7 @@ class Scheduler:
             Unavailable: the scheduler is not running.
             DeviceError: storing failed (nothing was stored).
         """
-        if not self.ops.verify(message):
+        if not verified and not self.ops.verify(message):
             raise BadRequest("Message is not valid.")
         mid = self.ops.message_id(message)
         if not self.knows(process_id) and not (is_process(message) and mid == process_id):
