@@ -1,6 +1,6 @@
 """Translated modules under wasmtime == original legacy-EH modules under V8 (Node.js).
 
-Needs ``node`` (20+) on PATH; skipped otherwise. The harness is ``v8_wasm_harness.js`` beside this
+Needs ``node`` (20+) on PATH; skipped otherwise. The harness is ``v8_wasm_harness.cjs`` beside this
 file; it imports nothing from npm.
 """
 
@@ -23,7 +23,7 @@ from tests.wasm.test_eh_translate import EXPECTED
 pytestmark = pytest.mark.interop
 
 HERE = Path(__file__).resolve().parent
-HARNESS = HERE / "v8_wasm_harness.js"
+HARNESS = HERE / "v8_wasm_harness.cjs"
 WAT = HERE.parent / "wasm" / "legacy_eh.wat"
 PROCESS = {"id": "AOS", "owner": "FOOBAR", "original-tags": [("Name", "Thomas"), ("Authority", "FOOBAR")]}
 

@@ -1,6 +1,6 @@
 // V8 reference harness for the WASM layer's interop tests (run by tests/interop/test_wasm_v8.py).
 //
-// Usage: node --experimental-wasm-memory64 v8_wasm_harness.js <mode> <wasm file> <job json file>
+// Usage: node --experimental-wasm-memory64 v8_wasm_harness.cjs <mode> <wasm file> <job json file>
 //   mode "calls": job = [[export, [args...]], ...]; fresh instance per call, no imports;
 //                 prints [result | "trap", ...].
 //   mode "aos":   job = {env: "<json>", messages: ["<json>", ...]}; one instance, the *original*
