@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, final
 from devices._base import DeviceInfo
 from devices._errors import BadRequest, DeviceError, KeyNotFound
 from devices.core import Message, Value
-from devices.process import _int_param, _services, compute
+from devices.process import int_param, services_of, compute
 from devices.scheduler import is_process
 
 if TYPE_CHECKING:
@@ -78,13 +78,13 @@ class PushDevice:
     async def resolve(self, key: str, base: Message, req: Message, ctx: Context) -> Value:
         if key != "push":
             raise KeyNotFound(f"push@1.0 has no key {key}")
-        sched, cache = _services(ctx)
+        sched, cache = services_of(ctx)
         definition = _definition(base)
         pid = sched.ops.message_id(definition)
-        depth = _int_param(req, "result-depth")
+        depth = int_param(req, "result-depth")
         depth = 1 if depth is None else depth
         hops = req.get_int("max-push-hops") or DEFAULT_MAX_HOPS
-        slot = _int_param(req, "slot")
+        slot = int_param(req, "slot")
         if slot is not None:
             return await self._push_slot(ctx, sched, cache, pid, definition, slot, None, depth, hops)
         payload = req.without(*_TRANSPORT_KEYS)
