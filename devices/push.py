@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, final
 from devices._base import DeviceInfo
 from devices._errors import BadRequest, DeviceError, KeyNotFound
 from devices.core import Message, Value
-from devices.process import int_param, services_of, compute
+from devices.process import compute, int_param, services_of
 from devices.scheduler import is_process
 
 if TYPE_CHECKING:
