@@ -74,6 +74,7 @@ logging.getLogger("libp2p").propagate = True
 logging.getLogger("libp2p").setLevel(logging.WARNING)
 log = logging.getLogger(__name__)
 
+_SHUTDOWN_GRACE_S = 5.0
 _FORWARDER_MEMORY = 4096  # (origin, seqno) -> forwarder, for GossipMessage.received_from
 
 
@@ -197,6 +198,7 @@ class Libp2pNode(NodeService):
         self._forwarders: OrderedDict[tuple[bytes, bytes], str] = OrderedDict()
         self._pumps: dict[str, trio.CancelScope] = {}
         self._publish_lock = trio.Lock()
+        self._subscription_lock = trio.Lock()
         self._room = QueueRoom()
         self._peers_changed = trio.Event()
         self._host: Any = None
@@ -241,17 +243,24 @@ class Libp2pNode(NodeService):
             raise P2PError(f"cannot build the libp2p host: {exc}") from exc
         listen_failed = False
         try:
-            async with AsyncExitStack() as stack:
-                with map_errors(_LIBRARY_ERRORS, lambda e: P2PError(f"cannot start the libp2p node: {e!r}")):
-                    await stack.enter_async_context(host.run(self._listen))
-                    await stack.enter_async_context(background_trio_service(pubsub))
-                    await stack.enter_async_context(background_trio_service(router))
-                    await pubsub.wait_until_ready()
-                # libp2p only logs a failed listen; leave the services cleanly, then raise below
-                listen_failed = len(host.get_transport_addrs()) < len(self._listen)
-                if not listen_failed:
-                    async with self._serving(host, pubsub):
-                        yield self
+            # When we leave (normally or by cancellation) this scope is shielded and given a grace deadline,
+            # the hypercorn way, so libp2p's teardown runs to completion instead of being cut short.
+            with trio.CancelScope() as teardown:
+                async with AsyncExitStack() as stack:
+                    try:
+                        with map_errors(_LIBRARY_ERRORS, lambda e: P2PError(f"cannot start: {e!r}")):
+                            await stack.enter_async_context(host.run(self._listen))
+                            await stack.enter_async_context(background_trio_service(pubsub))
+                            await stack.enter_async_context(background_trio_service(router))
+                            await pubsub.wait_until_ready()
+                        # libp2p only logs a failed listen; leave the services cleanly, then raise below
+                        listen_failed = len(host.get_transport_addrs()) < len(self._listen)
+                        if not listen_failed:
+                            async with self._serving(host, pubsub):
+                                yield self
+                    finally:
+                        teardown.shield = True
+                        teardown.deadline = trio.current_time() + _SHUTDOWN_GRACE_S
         finally:
             self._host = self._pubsub = None
             pubsub.seen_messages.stop()  # its cleanup thread is never stopped by libp2p
@@ -420,20 +429,22 @@ class Libp2pNode(NodeService):
         _, pubsub, nursery = self._require_running()
         send, receive = self._fanout.add(topic)
         try:
-            if topic not in self._pumps:
-                pubsub.set_topic_validator(topic, self._libp2p_validator(topic), False)
-                subscription = await pubsub.subscribe(topic)
-                self._pumps[topic] = await nursery.start(self._pump, topic, subscription)
+            async with self._subscription_lock:  # one libp2p subscription and one pump per topic
+                if topic not in self._pumps:
+                    pubsub.set_topic_validator(topic, self._libp2p_validator(topic), False)
+                    subscription = await pubsub.subscribe(topic)
+                    self._pumps[topic] = await nursery.start(self._pump, topic, subscription)
             yield receive
         finally:
             self._fanout.remove(topic, send)
-            if not self._fanout.count(topic) and topic in self._pumps:
-                self._pumps.pop(topic).cancel()
-                if self._pubsub is not None:
-                    with trio.move_on_after(1.0) as scope:
-                        scope.shield = True
-                        await self._pubsub.unsubscribe(topic)
-                    self._pubsub.remove_topic_validator(topic)
+            with trio.move_on_after(1.0) as scope:
+                scope.shield = True
+                async with self._subscription_lock:
+                    if not self._fanout.count(topic) and topic in self._pumps:
+                        self._pumps.pop(topic).cancel()
+                        if self._pubsub is not None:
+                            await self._pubsub.unsubscribe(topic)
+                            self._pubsub.remove_topic_validator(topic)
 
     async def _pump(
         self, topic: str, subscription: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED
