@@ -62,8 +62,8 @@ from p2p._errors import (
 )
 from p2p._identity import load_or_create_seed
 from p2p._policy import GossipPolicy
-from p2p._service import NodeService, QueueRoom, map_errors
-from p2p._streams import Fanout, client_exchange, serve_exchange
+from p2p._service import NodeService, QueueRoom, map_errors, redial_forever
+from p2p._streams import Fanout, LibraryStream, client_exchange, serve_exchange
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -78,35 +78,11 @@ _SHUTDOWN_GRACE_S = 5.0
 _FORWARDER_MEMORY = 4096  # (origin, seqno) -> forwarder, for GossipMessage.received_from
 
 
-class _StreamAdapter:
-    """A libp2p stream seen as the ``ByteStream`` the exchange code expects (EOF as ``b""``)."""
-
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        try:
-            data: bytes = await self._stream.read(max_bytes or 65536)
-        except StreamEOF:
-            return b""
-        except (StreamError, BaseLibp2pError) as exc:
-            raise trio.BrokenResourceError(f"stream failed: {exc!r}") from exc
-        return data
-
-    async def send_all(self, data: bytes) -> None:
-        try:
-            await self._stream.write(data)
-        except (StreamError, BaseLibp2pError) as exc:
-            raise trio.BrokenResourceError(f"stream failed: {exc!r}") from exc
-
-    async def aclose(self) -> None:
-        try:
-            await self._stream.close()
-        except (StreamError, BaseLibp2pError) as exc:
-            log.debug("closing a stream failed: %r", exc)
-
-
 _LIBRARY_ERRORS = (BaseLibp2pError, OSError, ValueError)
+
+
+def _adapt(stream: Any) -> LibraryStream:
+    return LibraryStream(stream, eof=StreamEOF, errors=(StreamError, BaseLibp2pError))
 
 
 class _PeerWatch(INotifee):
@@ -276,7 +252,9 @@ class Libp2pNode(NodeService):
                     self._register_handler(protocol)
                 nursery.start_soon(self._disconnect_worker, host, pubsub)
                 if self._bootstrap:
-                    nursery.start_soon(self._bootstrap_worker)
+                    nursery.start_soon(
+                        redial_forever, self, self._bootstrap, self.config.bootstrap_interval_s
+                    )
                 try:
                     yield
                 finally:
@@ -353,20 +331,6 @@ class Libp2pNode(NodeService):
             pid = ID.from_base58(peer)
             pubsub.add_to_blacklist(pid)  # drops its pubsub stream and future messages
             await self._close_peer(host, pid)
-
-    async def _bootstrap_worker(self) -> None:
-        """Dial the bootstrap peers once pubsub is up (libp2p's own bootstrap dials too early), then
-        redial any that dropped, every ``bootstrap_interval_s``."""
-        while True:
-            connected = set(self.peers())
-            for addr in self._bootstrap:
-                if addr.rsplit("/", 1)[-1] in connected:
-                    continue
-                try:
-                    await self.connect(addr)
-                except PeerUnreachable as exc:
-                    log.info("bootstrap peer %s: %s", addr, exc.reason)
-            await trio.sleep(self.config.bootstrap_interval_s)
 
     async def wait_for_mesh(self, peer_id: str, topic: str) -> None:
         """Wait until ``peer_id`` is in our GossipSub mesh for ``topic`` (no timeout of its own)."""
@@ -485,7 +449,7 @@ class Libp2pNode(NodeService):
     def _register_handler(self, protocol: str) -> None:
         async def on_stream(stream: Any) -> None:
             peer = stream.muxed_conn.peer_id.to_base58()  # authenticated by Noise
-            adapter = _StreamAdapter(stream)
+            adapter = _adapt(stream)
             handler = self._handlers.get(protocol)
             nursery = self._nursery
             if handler is None or nursery is None or self._policy.is_banned(peer):
@@ -507,7 +471,7 @@ class Libp2pNode(NodeService):
         try:
             with trio.fail_after(timeout_s):
                 stream = await self._open_stream(host, peer, protocol)
-                adapter = _StreamAdapter(stream)
+                adapter = _adapt(stream)
                 try:
                     return await client_exchange(adapter, bytes(payload), self.config.max_response_bytes)
                 finally:
