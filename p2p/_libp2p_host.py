@@ -20,6 +20,7 @@ the pubsub and router services and the host, in that order; no thread is left be
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections import OrderedDict
@@ -380,6 +381,8 @@ class Libp2pNode(NodeService):
             if verdict.disconnect:
                 self._schedule_disconnect(fwd)
             if verdict.result is ValidationResult.ACCEPT:
+                if fwd == self._peer_id:
+                    return True  # our own publication; the pump skips it
                 self._forwarders[(msg.from_id, msg.seqno)] = fwd
                 if len(self._forwarders) > _FORWARDER_MEMORY:
                     self._forwarders.popitem(last=False)
@@ -453,7 +456,8 @@ class Libp2pNode(NodeService):
             handler = self._handlers.get(protocol)
             nursery = self._nursery
             if handler is None or nursery is None or self._policy.is_banned(peer):
-                await stream.reset()
+                with contextlib.suppress(StreamError, BaseLibp2pError):
+                    await stream.reset()  # refusing: a failed reset changes nothing
                 return
             args = (adapter, peer, handler, self._limiter, self.config, self._policy.counters)
             nursery.start_soon(serve_exchange, *args)  # our nursery owns the exchange
