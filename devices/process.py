@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, final
 import trio
 
 from devices._base import DeviceInfo
-from devices._errors import BadRequest, DeviceError, NotFound
+from devices._errors import BadRequest, DeviceError, KeyNotFound, NotFound
 from devices.core import Message, Value
 from devices.scheduler import Scheduler, StateCache, is_process
 
@@ -64,7 +64,7 @@ def definition_of(base: Message) -> Message:
     raise BadRequest("process@1.0 needs a process definition (type: Process) as its base")
 
 
-def _int_param(req: Message, key: str) -> int | None:
+def int_param(req: Message, key: str) -> int | None:
     value = req.find(key)
     if value is None or isinstance(value, Message):
         return None
@@ -96,13 +96,13 @@ def _as_device(definition: Message, req: Message) -> str:
 def target_slot(req: Message) -> int | None:
     """T from ``compute=T``, ``slot=T`` or ``results=T`` (first found)."""
     for key in ("compute", "slot", "results"):
-        value = _int_param(req, key)
+        value = int_param(req, key)
         if value is not None:
             return value
     return None
 
 
-def _services(ctx: Context) -> tuple[Scheduler, StateCache]:
+def services_of(ctx: Context) -> tuple[Scheduler, StateCache]:
     sched, cache = ctx.service("scheduler"), ctx.service("process-cache")
     if not isinstance(sched, Scheduler) or not isinstance(cache, StateCache):
         raise DeviceError("process@1.0 needs the scheduler and process-cache services")
@@ -117,24 +117,27 @@ class ProcessDevice:
         return DeviceInfo(keys=_KEYS, description="process: schedule folded through its execution device")
 
     async def resolve(self, key: str, base: Message, req: Message, ctx: Context) -> Value:
+        if key not in _KEYS:
+            raise KeyNotFound(f"process@1.0 has no key {key}")
         definition = definition_of(base)
-        sched, cache = _services(ctx)
+        sched, cache = services_of(ctx)
         pid = sched.ops.message_id(definition)
         if key == "schedule":
-            return await ctx.resolve(definition.set("device", "scheduler@1.0"), req)
+            return await ctx.resolve(Message({"device": "scheduler@1.0", "process": definition}), req)
         if key == "push":
             push_dev = definition.get_text("push-device") or "push@1.0"
-            return await ctx.resolve(definition.set("device", push_dev), req)
+            return await ctx.resolve(Message({"device": push_dev, "process": definition}), req)
         if key == "slot":
             return await ctx.resolve(
-                definition.set("device", "scheduler@1.0"), Message({"path": "slot", "target": pid})
+                Message({"device": "scheduler@1.0", "process": definition}),
+                Message({"path": "slot", "target": pid}),
             )
         if key == "as":
             return definition.set("device", _as_device(definition, req))
         if key == "now":
             return await compute(ctx, sched, cache, pid, definition, sched.current(pid))
         if key == "results":
-            want = _int_param(req, "results")
+            want = int_param(req, "results")
             if "at-slot" in base and (want is None or base.get_int("at-slot") == want):
                 found = base.get_message("results")
                 if found is None:

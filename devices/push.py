@@ -8,11 +8,11 @@ The base is a process definition, or ``{device: push@1.0, process: <definition>}
 
 * ``push`` —
   1. With ``slot`` in the request: push that slot.
-  2. Otherwise, when the process has no assignment yet and the request carries nothing else to
-     schedule (``POST /push`` of a ``type: Process`` item — the aoconnect spawn): schedule the
-     definition at slot 0 and produce ``{process, slot: 0, assignment: <assignment id>}`` (the
-     client reads only the ``process`` header; the full assignment stays at
-     ``/~scheduler@1.0/schedule``).
+  2. Otherwise, when the process has no assignment yet and the request carries nothing but
+     transport keys or the process's own keys (``POST /push`` of a ``type: Process`` item — the
+     aoconnect spawn): store the definition in ``ctx.store``, schedule it at slot 0 and produce
+     ``{process, slot: 0, assignment: <assignment id>}`` (the client reads only the ``process``
+     header; the full assignment stays at ``/~scheduler@1.0/schedule``).
   3. Otherwise schedule the request itself (reduced to its committed keys, signatures verified)
      on the process; a ``type: Process`` body produces the assignment; else push its slot.
   Pushing slot N: compute it (``process@1.0`` compute), then for every outbox entry (in order):
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, final
 from devices._base import DeviceInfo
 from devices._errors import BadRequest, DeviceError, KeyNotFound
 from devices.core import Message, Value
-from devices.process import _int_param, _services, compute
+from devices.process import compute, int_param, services_of
 from devices.scheduler import is_process
 
 if TYPE_CHECKING:
@@ -79,17 +79,18 @@ class PushDevice:
     async def resolve(self, key: str, base: Message, req: Message, ctx: Context) -> Value:
         if key != "push":
             raise KeyNotFound(f"push@1.0 has no key {key}")
-        sched, cache = _services(ctx)
+        sched, cache = services_of(ctx)
         definition = _definition(base)
         pid = sched.ops.message_id(definition)
-        depth = _int_param(req, "result-depth")
+        depth = int_param(req, "result-depth")
         depth = 1 if depth is None else depth
         hops = req.get_int("max-push-hops") or DEFAULT_MAX_HOPS
-        slot = _int_param(req, "slot")
+        slot = int_param(req, "slot")
         if slot is not None:
             return await self._push_slot(ctx, sched, cache, pid, definition, slot, None, depth, hops)
         payload = req.without(*_TRANSPORT_KEYS)
-        if not sched.knows(pid) and (not payload or sched.ops.message_id(payload) == pid):
+        if not sched.knows(pid) and (not payload or is_process(payload)):
+            ctx.store.write_message(definition, [pid])
             a = await sched.schedule(pid, definition, definition=definition)
             return Message({"process": pid, "slot": a.slot, "assignment": a.message_id})
         body = req.get_message("body")
@@ -97,7 +98,7 @@ class PushDevice:
         msg = msg.without(*[k for k in _TRANSPORT_KEYS if k not in self._signed_keys(msg)])
         if not sched.ops.verify(msg):
             raise BadRequest("Message is not valid.")
-        a = await sched.schedule(pid, msg, definition=definition)
+        a = await sched.schedule(pid, msg, definition=definition, verified=True)
         if is_process(msg):
             return a.message
         return await self._push_slot(ctx, sched, cache, pid, definition, a.slot, a.message_id, depth, hops)

@@ -15,7 +15,8 @@ Keys (any other key, e.g. ``record``, is ``schedule`` — HyperBEAM's fall-throu
   names another scheduler: 307 ``{status, location, body: "Redirecting to scheduler: …"}``, or the
   peer's reply when the ``peer`` service is offered and ``follow-redirects`` is not ``false``.
   Side effects: one durable assignment. Unknown process → 404.
-* ``schedule`` otherwise (GET) — ``target``, ``from`` (default 0), ``to`` (default current;
+* ``schedule`` otherwise (GET) — ``target`` and ``slot``: that one assignment (404 beyond the
+  current slot, naming it). Or ``target``, ``from`` (default 0), ``to`` (default current;
   inclusive; at most 1000 per page). Produces ``{type: schedule, process, continues, timestamp,
   block-height, block-hash, assignments: {"<slot>": …}}``, or with ``accept: application/aos-2``
   ``{content-type: application/json, body: <aos-2 page JSON>}``. No side effects.
@@ -75,7 +76,7 @@ def process_id(sched: Scheduler, base: Message, req: Message, msg: Message | Non
     if inner is not None:
         return sched.ops.message_id(inner)
     if is_process(base):
-        return sched.ops.message_id(base.without("device", "priv"))
+        return sched.ops.message_id(base.without("priv"))
     raise BadRequest("no process given: set target")
 
 
@@ -115,6 +116,9 @@ class SchedulerDevice:
     @staticmethod
     def _get(sched: Scheduler, base: Message, req: Message) -> Message:
         pid = process_id(sched, base, req)
+        single = _int(req, "slot", None)
+        if single is not None:
+            return sched.assignment(pid, single).message
         first = max(_int(req, "from", 0) or 0, 0)
         items, more = sched.assignments(pid, first, _int(req, "to", None))
         accept = (req.get_text("accept") or "").lower()
@@ -136,7 +140,7 @@ class SchedulerDevice:
             return await self._redirect(where, pid, msg, req, ctx)
         if is_process(msg):
             ctx.store.write_message(msg, [pid])
-        assignment = await sched.schedule(pid, msg, definition=definition)
+        assignment = await sched.schedule(pid, msg, definition=definition, verified=True)
         return assignment.message
 
     @staticmethod
@@ -148,7 +152,7 @@ class SchedulerDevice:
             if (
                 candidate is not None
                 and is_process(candidate)
-                and sched.ops.message_id(candidate.without("device", "priv")) == pid
+                and sched.ops.message_id(candidate.without("priv")) == pid
             ):
                 return candidate
         return ctx.store.read_message(pid)

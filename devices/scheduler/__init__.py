@@ -13,6 +13,16 @@ Theory of operation:
    every slot and full snapshots every K slots in LMDB.
 
 Errors are the ``devices`` tree (``DeviceError`` and children) plus ``StorageCorrupt`` (500).
+
+Wiring (what the node does)::
+
+    env = <the store's lmdb.Environment, or lmdb.open(dir, max_dbs>=8, sync=True, metasync=True)>
+    scheduler = Scheduler.for_wallet(AssignmentLog(env), node_wallet)
+    await nursery.start(scheduler.run)            # before serving requests
+    services = {"scheduler": scheduler,
+                "process-cache": StateCache(env, snapshot_every=K),
+                "peer": <optional async (method, url, path, Message) -> Message>}
+    devices: scheduler_device.DEVICE, process.DEVICE, stack.DEVICE, push.DEVICE (+ test_exec.DEVICE)
 """
 
 from __future__ import annotations

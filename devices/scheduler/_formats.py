@@ -21,17 +21,14 @@ if TYPE_CHECKING:
 
     from ._assignment import Assignment, BlockInfo
 
-_NOT_TAGS = frozenset({"id", "anchor", "owner", "data", "target", "signature", "commitments"})
-
-
-def header_case(key: str) -> str:
-    """``data-protocol`` → ``Data-Protocol``."""
-    return "-".join(part[:1].upper() + part[1:] for part in key.split("-"))
-
 
 def _text(value: Value | None) -> str | None:
+    """A value as JSON-interface text, or None when it has no text form (nested messages...)."""
     if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -56,36 +53,34 @@ def _original_tags(msg: Message) -> list[dict[str, str]] | None:
     for c in comms.values():
         tags = c.get_message("original-tags") if isinstance(c, Message) else None
         if tags is not None:
-            out = []
-            for key in sorted(tags, key=lambda k: int(k) if k.isdigit() else 0):
-                tag = tags[key]
-                if isinstance(tag, Message):
-                    out.append({"name": tag.get_text("name") or "", "value": tag.get_text("value") or ""})
-            return out
+            ordered = sorted(tags, key=lambda k: int(k) if k.isdigit() else 0)
+            return [
+                {"name": t.get_text("name") or "", "value": t.get_text("value") or ""}
+                for t in (tags[k] for k in ordered)
+                if isinstance(t, Message)
+            ]
     return None
 
 
 def json_struct(msg: Message, message_id: Callable[[Message], str]) -> dict[str, Any]:
-    """The JSON-interface view of a message (``message_to_json_struct``)."""
+    """The JSON-interface view of a message (``message_to_json_struct``), through the aos
+    driver's ``devices.wasm.json_struct``: the id, the first signer as ``Owner``/``Signature``,
+    ANS-104 ``original-tags`` when present; keys whose values are not text are left out."""
+    from devices.wasm import json_struct as fields_to_struct  # lazy: wasmtime is a heavy import
+
+    fields: dict[str, Any] = {}
+    for key, value in msg.items():
+        text = _text(value)
+        if text is not None and not key.lower().startswith("priv"):
+            fields[key] = text
     signer = _first_signer(msg)
-    owner = (signer.get_text("committer") if signer is not None else None) or ""
+    fields["id"] = message_id(msg)
+    fields["owner"] = (signer.get_text("committer") if signer is not None else None) or ""
+    fields["signature"] = (signer.get_text("signature") if signer is not None else None) or ""
     tags = _original_tags(msg)
-    if tags is None:
-        tags = []
-        for key, value in msg.items():
-            text = _text(value)
-            if key.lower() not in _NOT_TAGS and not key.lower().startswith("priv") and text is not None:
-                tags.append({"name": header_case(key), "value": text})
-    return {
-        "Id": message_id(msg),
-        "Anchor": msg.get_text("anchor") or "",
-        "Owner": owner,
-        "From": msg.get_text("from-process") or owner,
-        "Tags": tags,
-        "Target": msg.get_text("target") or "",
-        "Data": _text(msg.find("data")) or "",
-        "Signature": (signer.get_text("signature") if signer is not None else None) or "",
-    }
+    if tags is not None:
+        fields["original-tags"] = tags
+    return fields_to_struct(fields)
 
 
 def schedule_message(pid: str, items: Sequence[Assignment], more: bool, block: BlockInfo) -> Message:

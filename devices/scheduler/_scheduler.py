@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     # trio 0.35 does not re-export TaskStatus in a way strict mypy accepts.
     from trio._core._run import TaskStatus
 
-    from devices.core import Message
+    from devices.core import Message, RsaWallet
 
     from ._log import AssignmentLog
 
@@ -95,6 +95,12 @@ class Scheduler:
         self._batches = 0
         self._committed = 0
 
+    @classmethod
+    def for_wallet(cls, log_: AssignmentLog, wallet: RsaWallet, **options: Any) -> Scheduler:
+        """A scheduler using the real message layer (``MessageOps.for_wallet``), whose address is
+        the wallet's. ``options`` are the keyword options of the constructor."""
+        return cls(log_, MessageOps.for_wallet(wallet), address=wallet.address, **options)
+
     # -- the writer task -------------------------------------------------------------------
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve scheduling requests until cancelled. Call with ``await nursery.start(s.run)``."""
@@ -103,19 +109,19 @@ class Scheduler:
         self._running = True
         try:
             task_status.started()
-            async with self._recv:
-                while True:
-                    batch = [await self._recv.receive()]
-                    while len(batch) < self._max_batch:
-                        try:
-                            batch.append(self._recv.receive_nowait())
-                        except trio.WouldBlock:
-                            break
-                    await self._commit(batch)
+            while True:
+                batch = [await self._recv.receive()]
+                while len(batch) < self._max_batch:
+                    try:
+                        batch.append(self._recv.receive_nowait())
+                    except trio.WouldBlock:
+                        break
+                await self._commit(batch)
         finally:
             self._stopped = True
             self._running = False
             self._fail_queued()
+            self._recv.close()
 
     def _fail_queued(self) -> None:
         while True:
@@ -129,7 +135,10 @@ class Scheduler:
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
             built = await trio.to_thread.run_sync(self._build_and_store, batch)
-        except DeviceError as exc:
+        except Exception as exc:  # the batch boundary: every caller of the batch gets the error
+            if not isinstance(exc, DeviceError):
+                log.error("assignment batch failed", exc_info=True)
+                exc = DeviceError(f"assignment batch failed: {exc}")
             for p in batch:
                 p.error = exc
                 p.done.set()
@@ -170,13 +179,13 @@ class Scheduler:
 
     # -- the caller side -------------------------------------------------------------------
     async def schedule(
-        self, process_id: str, message: Message, *, definition: Message | None = None
+        self, process_id: str, message: Message, *, definition: Message | None = None, verified: bool = False
     ) -> Assignment:
         """Verify, assign and durably store ``message`` on ``process_id``; the stored assignment.
 
         A process is scheduled here when ``message`` is its own definition, when it already has
         assignments, or when ``definition`` (loaded by the caller) names this node's address as
-        ``scheduler``.
+        ``scheduler``. ``verified=True`` says the caller has just verified ``message`` itself.
 
         Raises:
             BadRequest: the message's signatures do not verify ("Message is not valid.").
@@ -184,7 +193,7 @@ class Scheduler:
             Unavailable: the scheduler is not running.
             DeviceError: storing failed (nothing was stored).
         """
-        if not self.ops.verify(message):
+        if not verified and not self.ops.verify(message):
             raise BadRequest("Message is not valid.")
         mid = self.ops.message_id(message)
         if not self.knows(process_id) and not (is_process(message) and mid == process_id):

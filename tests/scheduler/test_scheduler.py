@@ -3,6 +3,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -147,6 +148,42 @@ async def test_not_running_and_stopped(env: lmdb.Environment) -> None:
         nursery.cancel_scope.cancel()
     with pytest.raises(Unavailable):
         await s.schedule(s.ops.message_id(proc), proc)
+
+
+async def test_stopping_fails_queued_callers_and_finishes_the_batch_in_flight(env: lmdb.Environment) -> None:
+    base = fake_ops()
+    gate = threading.Event()
+
+    def slow_sign(m: Message) -> Message:
+        gate.wait(10)
+        return base.sign(m)
+
+    ops = MessageOps(message_id=base.message_id, sign=slow_sign, verify=base.verify)
+    s = Scheduler(AssignmentLog(env), ops, address=NODE_ADDR)
+    proc = process_def()
+    pid = base.message_id(proc)
+    outcomes: dict[int, object] = {}
+
+    async def call(n: int, msg: Message) -> None:
+        try:
+            outcomes[n] = (await s.schedule(pid, msg, definition=proc)).slot
+        except DeviceError as exc:
+            outcomes[n] = exc
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as callers, trio.open_nursery() as service:
+            await service.start(s.run)
+            callers.start_soon(call, 0, proc)
+            await trio.testing.wait_all_tasks_blocked()  # batch [proc] is signing, blocked
+            callers.start_soon(call, 1, user_msg(1, pid))
+            callers.start_soon(call, 2, user_msg(2, pid))
+            await trio.testing.wait_all_tasks_blocked()  # both queued behind it
+            service.cancel_scope.cancel()
+            gate.set()
+    assert outcomes[0] == 0  # the batch in flight was committed and acknowledged
+    assert isinstance(outcomes[1], Unavailable)
+    assert isinstance(outcomes[2], Unavailable)
+    assert s.log.verify_chain(pid) == 1
 
 
 async def test_restart_recovery_after_sigkill(tmp_path: Path) -> None:

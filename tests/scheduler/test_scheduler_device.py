@@ -70,6 +70,10 @@ async def test_get_schedule_and_slot_and_status(node: Node, monkeypatch: pytest.
     capped = await node.get(SCHED, path="schedule", target=pid)
     assert sorted(capped["assignments"]) == ["0", "1"]  # type: ignore[index]
     assert capped["continues"] is True  # type: ignore[index]
+    one = await node.get(SCHED, path="schedule", target=pid, slot="4")
+    assert one["slot"] == 4  # type: ignore[index]
+    with pytest.raises(NotFound, match="current slot is 5"):
+        await node.get(SCHED, path="schedule", target=pid, slot="6")
     slot = await node.get(SCHED, path="slot", target=pid)
     assert slot["current"] == 5  # type: ignore[index]
     assert slot["block-height"] == 0  # type: ignore[index]  # the right way round
