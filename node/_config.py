@@ -62,6 +62,17 @@ class TrustConfig:
 
 
 @dataclass(frozen=True)
+class WasmConfig:
+    """WASM execution (``wasm-64@1.0``, ``json-iface@1.0``/``genesis-wasm@1.0``)."""
+
+    cache_dir: str = ""  # prepared + compiled modules; empty: <data_dir>/wasm-cache
+    fuel: int = 20_000_000_000  # per guest call (one message); an aos Eval needs ~5-10 million
+    memory_bytes: int = 1 << 30  # linear-memory cap per process
+    threads: int = 2  # guest calls running at once (worker threads; never on the event loop)
+    snapshot_every: int = 16  # process states stored with a full memory snapshot every N slots
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     data_dir: str = ".hyperpeer"
     wallet_path: str = ""  # empty: <data_dir>/wallet.json (generated on first start, mode 0600)
@@ -75,6 +86,16 @@ class NodeConfig:
     store: StoreConfig = field(default_factory=StoreConfig)
     p2p: P2PConfig = field(default_factory=P2PConfig)
     trust: TrustConfig = field(default_factory=TrustConfig)
+    wasm: WasmConfig = field(default_factory=WasmConfig)
+
+    @property
+    def wasm_cache_dir(self) -> Path:
+        return Path(self.wasm.cache_dir) if self.wasm.cache_dir else Path(self.data_dir) / "wasm-cache"
+
+    @property
+    def processes_dir(self) -> Path:
+        """The scheduler's assignment log and the process state cache (one LMDB environment)."""
+        return Path(self.data_dir) / "processes"
 
     @property
     def wallet_file(self) -> Path:
@@ -90,6 +111,7 @@ class NodeConfig:
         out.pop("wallet_path", None)
         out.pop("data_dir", None)
         out["store"].pop("path", None)
+        out["wasm"].pop("cache_dir", None)
         return out
 
 
@@ -183,4 +205,7 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
         raise ConfigError("bad_signatures must be 'reject' or 'strip'")
     if not 0 <= config.http.port <= 65535:
         raise ConfigError(f"http.port out of range: {config.http.port}")
+    w = config.wasm
+    if w.fuel < 1 or w.memory_bytes < 65536 or w.threads < 1 or w.snapshot_every < 1:
+        raise ConfigError("wasm: fuel, threads and snapshot_every must be positive, memory_bytes >= 65536")
     return config

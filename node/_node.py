@@ -14,6 +14,7 @@ from devices import message, meta
 from devices._registry import Registry
 from devices.core import Message, RsaWallet, freeze
 from node._errors import ConfigError
+from node._exec import EXEC_DEVICE_NAMES, Execution, exec_device
 from node._hyperpath import PathLimits, parse
 from node._resolve import Outcome, Resolver
 from node._serial import decode_message, encode_message
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 BUILTIN_DEVICES: Mapping[str, Callable[[], Device]] = {
     "message@1.0": lambda: message.DEVICE,
     "meta@1.0": lambda: meta.DEVICE,
+    **{name: exec_device(name) for name in sorted(EXEC_DEVICE_NAMES)},
 }
 
 
@@ -78,8 +80,10 @@ class Node:
     """A running node's state (no I/O tasks of its own; ``node._server.run_node`` serves it)."""
 
     def __init__(self, config: NodeConfig, wallet: RsaWallet, store: LmdbStore, registry: Registry,
-                 *, publish: PublishFn | None = None, services: Mapping[str, Any] | None = None) -> None:
+                 *, publish: PublishFn | None = None, services: Mapping[str, Any] | None = None,
+                 execution: Execution | None = None) -> None:
         self.config = config
+        self.execution = execution
         self.wallet = wallet
         self.store = store
         self.registry = registry
@@ -119,11 +123,21 @@ class Node:
         except KeyMaterialError as exc:
             raise ConfigError(f"wallet {config.wallet_file}: {exc.reason}") from exc
         store = LmdbStore(config.store_dir, map_size_bytes=config.store.map_size_bytes)
+        execution = None
+        if EXEC_DEVICE_NAMES & set(registry) and "scheduler" not in (services or {}):
+            try:
+                execution = Execution.open(config, wallet)  # scheduler, process cache, wasm
+            except BaseException:
+                store.close()
+                raise
+            services = {**execution.services, **(services or {})}
         log.info("node %s: %d devices, store %s", wallet.address, len(list(registry)), config.store_dir)
-        return cls(config, wallet, store, registry, publish=publish, services=services)
+        return cls(config, wallet, store, registry, publish=publish, services=services, execution=execution)
 
     def close(self) -> None:
         self.store.close()
+        if self.execution is not None:
+            self.execution.close()
 
     async def handle(self, singleton: Message) -> Outcome:
         """Parse and resolve one request singleton.

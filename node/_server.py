@@ -89,9 +89,14 @@ async def run_node(
         hc = _hypercorn_config(config)
         trigger = shutdown_trigger or trio.sleep_forever
         async with trio.open_nursery() as nursery:
-            binds: list[str] = await nursery.start(
-                lambda task_status: serve(app, hc, shutdown_trigger=trigger, task_status=task_status)
-            )
+            if node.execution is not None:
+                await nursery.start(node.execution.run)  # the scheduler's writer task
+
+            async def serve_then_stop(task_status: TaskStatus[list[str]]) -> None:
+                await serve(app, hc, shutdown_trigger=trigger, task_status=task_status)
+                nursery.cancel_scope.cancel()  # the server is done: stop the scheduler task too
+
+            binds: list[str] = await nursery.start(serve_then_stop)
             url = binds[0]
             port = int(url.rsplit(":", 1)[1])
             log.info("listening on %s", url)
