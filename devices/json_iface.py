@@ -59,6 +59,9 @@ class AosGuest:
     checkpoint: WasmSnapshot | None = None
     journal: list[tuple[bytes, bytes]] = field(default_factory=list)
 
+    def close(self) -> None:
+        self.proc.instance.close()
+
     def rebuild(self) -> None:
         """A fresh instance at the checkpoint with the journal replayed (deterministic)."""
         limits = self.proc.instance.limits
@@ -182,7 +185,7 @@ class JsonIfaceDevice:
         pid = process_id(ctx, definition)
         if key == "init":
             guest = await self._spawn(svc, ctx, definition, pid)
-            svc.set_live(KIND, pid, _at(base), guest)
+            svc.put_guest(KIND, pid, _at(base), guest)
             return base
         if key == "normalize":
             await self._normalize(svc, ctx, base, definition, pid)
@@ -223,21 +226,21 @@ class JsonIfaceDevice:
             except WasmError as exc:
                 raise DeviceError(f"{self.id}: cannot restore the snapshot: {exc.reason}") from exc
             guest.checkpoint = snap
-        svc.set_live(KIND, pid, _at(base), guest)
+        svc.put_guest(KIND, pid, _at(base), guest)
         return guest
 
     async def _guest(
         self, svc: WasmService, ctx: Context, base: Message, definition: Message, pid: str
     ) -> AosGuest:
-        live = svc.live(KIND, pid)
         at = _at(base)
-        if live is not None and live.slot == at and isinstance(live.guest, AosGuest):
-            return live.guest
+        found = svc.guest(KIND, pid, at)
+        if isinstance(found, AosGuest):
+            return found
         if "snapshot" in base:
             return await self._normalize(svc, ctx, base, definition, pid)
         if at < 0:
             guest = await self._spawn(svc, ctx, definition, pid)
-            svc.set_live(KIND, pid, at, guest)
+            svc.put_guest(KIND, pid, at, guest)
             return guest
         raise Unavailable(f"{self.id}: the aos state of {pid} at slot {at} is not loaded; retry")
 
@@ -256,7 +259,7 @@ class JsonIfaceDevice:
         except AosError as exc:
             raise BadRequest(f"{self.id}: the message cannot be passed to aos: {exc.reason}") from exc
         response, gas = await svc.run(self._handle, guest, msg_json)
-        svc.set_live(KIND, pid, slot, guest)
+        svc.put_guest(KIND, pid, slot, guest, from_slot=_at(base))
         results = result_message(response, gas, pid, guest.module.image_id)
         return base.set("results", results)
 

@@ -237,13 +237,14 @@ async def compute(
         live = cache.live(pid)
         if live is not None and live[0] == slot:
             return live[1]
-        exact = cache.snapshot_at(pid, slot)
-        if exact is not None:
-            return await _restore(ctx, exact, exec_dev)
         start: tuple[int, Message] | None = live if live is not None and live[0] < slot else None
-        snap = cache.latest_snapshot(pid, slot)
-        if snap is not None and (start is None or snap[0] > start[0]):
-            start = (snap[0], await _restore(ctx, snap[1], exec_dev))
+        snap_slot = cache.latest_snapshot_slot(pid, slot)  # keys only: snapshots are large
+        if snap_slot is not None and (start is None or snap_slot > start[0]):
+            found = cache.snapshot_at(pid, snap_slot)
+            if found is not None:
+                if snap_slot == slot:
+                    return await _restore(ctx, found, exec_dev)
+                start = (snap_slot, await _restore(ctx, found, exec_dev))
         at, state = start if start is not None else (-1, await _init(ctx, definition, exec_dev))
         results: list[tuple[int, Message]] = []
         snaps: list[tuple[int, Message]] = []

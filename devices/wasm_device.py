@@ -168,7 +168,7 @@ class Wasm64Device:
             module = await svc.load_image(ctx, image_ref(base))
             if pid is not None:
                 inst = await svc.run(self._instantiate, module, svc, ctx, base)
-                svc.set_live(KIND, pid, _at(base), inst)
+                svc.put_guest(KIND, pid, _at(base), inst)
             return base
         if key == "compute":
             return await self._compute(svc, ctx, base, req, pid)
@@ -204,21 +204,21 @@ class Wasm64Device:
                 await svc.run(inst.restore, WasmSnapshot.decode(body))
             except WasmError as exc:
                 raise DeviceError(f"wasm-64@1.0 cannot restore the snapshot: {exc.reason}") from exc
-        svc.set_live(KIND, pid, _at(base), inst)
+        svc.put_guest(KIND, pid, _at(base), inst)
         return inst
 
     async def _guest(self, svc: WasmService, ctx: Context, base: Message, pid: str) -> WasmInstance:
-        live = svc.live(KIND, pid)
         at = _at(base)
-        if live is not None and live.slot == at and isinstance(live.guest, WasmInstance) and live.guest.alive:
-            return live.guest
+        found = svc.guest(KIND, pid, at)
+        if isinstance(found, WasmInstance) and found.alive:
+            return found
         if "snapshot" in base:
             return await self._normalize(svc, ctx, base, pid)
         if at >= 0:
             raise DeviceError(f"wasm-64@1.0: no live instance of {pid} at slot {at} and no snapshot")
         module = await svc.load_image(ctx, image_ref(base))
         inst: WasmInstance = await svc.run(self._instantiate, module, svc, ctx, base)
-        svc.set_live(KIND, pid, at, inst)
+        svc.put_guest(KIND, pid, at, inst)
         return inst
 
     async def _compute(
@@ -232,7 +232,8 @@ class Wasm64Device:
         if fn is None:
             if pid is not None and slot is not None:
                 async with svc.lock(KIND, pid):
-                    svc.set_live(KIND, pid, slot, await self._guest(svc, ctx, base, pid))
+                    inst = await self._guest(svc, ctx, base, pid)
+                    svc.put_guest(KIND, pid, slot, inst, from_slot=_at(base))
             return base
         if not isinstance(fn, bytes):
             raise BadRequest("function must be an export name")
@@ -250,9 +251,9 @@ class Wasm64Device:
             inst = await self._guest(svc, ctx, base, pid)
             out = await self._call(svc, base, inst, name, params, prefix)
             if not inst.alive:
-                svc.drop_live(KIND, pid)  # rebuilt from the latest snapshot next time
+                svc.drop_guests(KIND, pid)  # rebuilt from the latest snapshot next time
             elif slot is not None:
-                svc.set_live(KIND, pid, slot, inst)
+                svc.put_guest(KIND, pid, slot, inst, from_slot=_at(base))
             return out
 
     @staticmethod

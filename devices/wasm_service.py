@@ -3,7 +3,8 @@
 One ``WasmService`` per node holds the ``WasmRuntime`` (prepare/compile caches on disk, keyed by the
 image id), the ``WasmThreads`` limiter every guest call goes through (WASM never runs on the Trio
 loop), the per-process ``WasmLimits`` (fuel and memory cap from the ``[wasm]`` configuration) and
-the table of *live* guests: one per process id, tagged with the slot of the state it embodies.
+the table of *live* guests: per process id, keyed by the slot of the state each embodies (at most
+``GUESTS_PER_PROCESS``; the others are rebuilt from snapshots by ``process@1.0``).
 
 Images are found (``load_image``) as the process definition names them: a 43-character id read
 from the store (its ``body``/``data``, or the data of an item uploaded with ``POST /tx``), else from
@@ -14,9 +15,8 @@ binary / message with a ``body``.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, TypeVar, final
 
 import trio
 
@@ -31,18 +31,11 @@ if TYPE_CHECKING:
     from devices._base import Context
 
 T = TypeVar("T")
-G = TypeVar("G")
 _ID_LEN = 43
 
 
-@final
-@dataclass
-class Live(Generic[G]):
-    """A live guest of one process: the guest object and the slot of the state it embodies."""
-
-    slot: int
-    guest: G
-    lock: trio.Lock = field(default_factory=trio.Lock)
+GUESTS_PER_PROCESS = 2
+"""Live guests kept per process: the newest state, plus one restored for reading an older slot."""
 
 
 @final
@@ -59,7 +52,8 @@ class WasmService:
         self.runtime = runtime
         self.limits = limits or WasmLimits()
         self.threads = WasmThreads(threads)
-        self._live: dict[tuple[str, str], Live[Any]] = {}
+        self._live: dict[tuple[str, str], dict[int, Any]] = {}
+        self._locks: dict[tuple[str, str], trio.Lock] = {}
         self._modules_lock = threading.Lock()
 
     @classmethod
@@ -83,26 +77,37 @@ class WasmService:
         return await self.threads.run(fn, *args)
 
     # -- live guests -----------------------------------------------------------------------
-    def live(self, kind: str, pid: str) -> Live[Any] | None:
-        return self._live.get((kind, pid))
+    def guest(self, kind: str, pid: str, slot: int) -> Any | None:
+        """The live guest of ``pid`` whose state is the one after ``slot`` (-1: freshly spawned)."""
+        return self._live.get((kind, pid), {}).get(slot)
 
-    def set_live(self, kind: str, pid: str, slot: int, guest: object) -> Live[Any]:
-        old = self._live.get((kind, pid))
-        entry = Live(slot, guest, old.lock if old is not None else trio.Lock())
-        self._live[(kind, pid)] = entry
-        return entry
+    def put_guest(
+        self, kind: str, pid: str, slot: int, guest: object, *, from_slot: int | None = None
+    ) -> None:
+        """Record ``guest`` as ``pid``'s state after ``slot``; ``from_slot`` is the entry it was
+        advanced from (now gone). Keeps at most ``GUESTS_PER_PROCESS``, closing the oldest."""
+        table = self._live.setdefault((kind, pid), {})
+        if from_slot is not None and table.get(from_slot) is guest:
+            del table[from_slot]
+        old = table.get(slot)
+        table[slot] = guest
+        if old is not None and old is not guest:
+            _close(old)
+        while len(table) > GUESTS_PER_PROCESS:
+            _close(table.pop(min(s for s in table if s != slot)))
 
-    def drop_live(self, kind: str | None = None, pid: str | None = None) -> None:
+    def drop_guests(self, kind: str | None = None, pid: str | None = None) -> None:
         """Forget live guests (all, or those of ``kind``/``pid``); they are rebuilt from snapshots."""
         for key in [k for k in self._live if (kind is None or k[0] == kind) and (pid is None or k[1] == pid)]:
-            del self._live[key]
+            for g in self._live.pop(key).values():
+                _close(g)
+
+    def guest_count(self) -> int:
+        return sum(len(t) for t in self._live.values())
 
     def lock(self, kind: str, pid: str) -> trio.Lock:
-        """The lock serialising guest calls of one process (shared across live-guest replacements)."""
-        entry = self._live.get((kind, pid))
-        if entry is None:
-            entry = self._live.setdefault((kind, pid), Live(-2, None))
-        return entry.lock
+        """The lock serialising guest calls of one process."""
+        return self._locks.setdefault((kind, pid), trio.Lock())
 
     # -- images ----------------------------------------------------------------------------
     async def load_image(self, ctx: Context, ref: Value | None, fallback: Value | None = None) -> WasmModule:
@@ -175,3 +180,9 @@ class WasmService:
         if item.id != image_id:
             raise BadRequest(f"item {item.id} was found for image {image_id}")
         return bytes(item.data)
+
+
+def _close(guest: object) -> None:
+    close = getattr(guest, "close", None)
+    if callable(close):
+        close()

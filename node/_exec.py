@@ -75,7 +75,12 @@ class Execution:
 
         try:
             config.processes_dir.mkdir(parents=True, exist_ok=True)
-            env = lmdb.open(str(config.processes_dir), max_dbs=16, map_size=config.store.map_size_bytes)
+            # Not synced per commit: the assignment log syncs its own batches (it checks the
+            # flags); the state cache is a cache and a crash only costs recomputation.
+            env = lmdb.open(
+                str(config.processes_dir), max_dbs=16, map_size=config.store.map_size_bytes,
+                sync=False, metasync=False,
+            )
         except (OSError, lmdb.Error) as exc:
             raise ConfigError(f"cannot open {config.processes_dir}: {exc}") from exc
         w = config.wasm

@@ -111,6 +111,21 @@ class StateCache:
                 return None
             return int.from_bytes(key[-8:], "big"), decode_message(bytes(raw))
 
+    def latest_snapshot_slot(self, pid: str, at_most: int) -> int | None:
+        """The highest slot ≤ ``at_most`` with a stored snapshot (reads keys only)."""
+        if at_most < 0:
+            return None
+        prefix = pid.encode("utf-8") + b"\x00"
+        with self._env.begin(db=self._snaps) as txn:
+            cur = txn.cursor()
+            found = cur.prev() if cur.set_range(_key(pid, at_most + 1)) else cur.last()
+            if not found:
+                return None
+            key = cur.key()
+            if not key.startswith(prefix) or len(key) != len(prefix) + 8:
+                return None
+            return int.from_bytes(key[-8:], "big")
+
     def snapshot_slots(self, pid: str) -> list[int]:
         prefix = pid.encode("utf-8") + b"\x00"
         out: list[int] = []

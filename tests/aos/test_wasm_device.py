@@ -95,7 +95,7 @@ async def test_process_with_wasm_execution_device(node: Node) -> None:
         assert state["results"]["output"] == (120.0,)  # type: ignore[index]
         state = await node.get(proc, path="compute", slot=3)
         assert state["results"]["output"] == (6.0,)  # type: ignore[index]
-        node.services["wasm"].drop_live()  # the next state comes back from a stored snapshot
+        node.services["wasm"].drop_guests()  # the next state comes back from a stored snapshot
         node.cache._live.clear()  # type: ignore[attr-defined]
         state = await node.get(proc, path="compute", slot=2)
         assert state["results"]["output"] == (720.0,)  # type: ignore[index]
