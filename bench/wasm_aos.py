@@ -57,9 +57,8 @@ def compile_times(image: bytes, ident: str) -> None:
             proc.handle,
             {"id": "M" * 43, "owner": OWNER, "target": "P" * 43, "action": "Eval", "data": "return 1"},
         )
-    print(
-        f"compile cold {cold * 1e3:8.1f} ms   load cached {cached * 1e3:7.1f} ms   ratio {cold / cached:5.0f}x"
-    )
+    ratio = cold / cached
+    print(f"compile cold {cold * 1e3:8.1f} ms   load cached {cached * 1e3:7.1f} ms   ratio {ratio:5.0f}x")
     print(f"instantiate  {inst_s * 1e3:8.2f} ms   first handle (boot) {boot * 1e3:7.1f} ms")
 
 
