@@ -35,9 +35,9 @@ def _body(rec: dict[str, Any]) -> bytes:
 
 
 @pytest.fixture
-def app(tmp_path: Path, wallet_jwk: dict[str, str]) -> HttpApp:
+def app(tmp_path: Path, wallet_jwk: dict[str, str], node_wallet: RsaWallet) -> HttpApp:
     RsaWallet.from_jwk(dict(wallet_jwk)).save(tmp_path / "wallet.json")
-    node = Node.open(load_config(None, {"data_dir": str(tmp_path)}))
+    node = Node.open(load_config(None, {"data_dir": str(tmp_path)}), wallet=node_wallet)
     yield HttpApp(node)
     node.close()
 

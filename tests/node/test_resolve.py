@@ -24,11 +24,11 @@ ID = "zbGOOLXUuKbhwKXXW0sH7-lN1j0UjfYnSa1SSRcaj3I"
 
 
 @pytest.fixture
-def app(tmp_path: Path, wallet_jwk: dict[str, str]) -> Node:
+def app(tmp_path: Path, wallet_jwk: dict[str, str], node_wallet: RsaWallet) -> Node:
     data = tmp_path / "d"
     data.mkdir()
     RsaWallet.from_jwk(dict(wallet_jwk)).save(data / "wallet.json")
-    node = Node.open(load_config(None, {"data_dir": str(data)}))
+    node = Node.open(load_config(None, {"data_dir": str(data)}), wallet=node_wallet)
     yield node
     node.close()
 
