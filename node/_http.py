@@ -221,13 +221,9 @@ class HttpApp:
                       raw: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         """``POST /``: store a signed ANS-104 item (byte-exact) or a signed message, durably."""
         store = self.node.store
-        msg: Message | None
         if codec == "ans104@1.0":
             item = _codec_io.parse_item(raw)
-            try:
-                msg = _codec_io.decode_request(codec, (), raw)
-            except _codec_io.Unsupported:
-                msg = None
+            msg = _codec_io.item_message(item)
             ids = [item.id]
 
             def write() -> None:
