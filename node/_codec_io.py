@@ -37,10 +37,10 @@ def decode_ao_types(raw: bytes) -> dict[str, str]:
     return {str(k): (v.decode() if isinstance(v, bytes) else str(v)) for k, v in parsed.items()}
 
 
-def hashpath(base: Value, req: Message) -> str | None:
-    """The hashpath linking a result to ``(base, req)``; ``None`` when the base has none (a list
-    or number base, or a malformed stored hashpath)."""
-    if not isinstance(base, Message | bytes):
+def hashpath(base: Value | str, req: Message) -> str | None:
+    """The hashpath linking a result to ``(base, req)``; ``base`` may be the previous step's
+    hashpath. ``None`` when the base has none (a list or number base, a malformed hashpath)."""
+    if not isinstance(base, Message | bytes | str):
         return None
     try:
         return core.hashpath(base, req)
