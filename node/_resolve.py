@@ -18,8 +18,9 @@ Pipeline for one request (a message sequence from ``node._hyperpath.parse``):
    folds them into the hashpath of the last step on first use (it goes into the reply signature's
    ``tag``). Computing it costs two message ids per step, so it is only done when asked for;
    results carry no ``priv/hashpath``.
-5. **Bounds.** Every step, nested ones included (also those devices start through
-   ``Context.resolve``), counts against ``max_depth``; exceeding it is a 508-style error (400).
+5. **Bounds.** Nesting — a step started while another runs (sub-paths, devices calling
+   ``Context.resolve``) — is bounded by ``max_depth``; exceeding it is a 400. The number of
+   sequential steps is bounded by the parser's segment limit.
 
 Errors are ``DeviceError`` subclasses carrying an HTTP status; core codec errors raised inside a
 step are re-raised as ``DeviceError`` with their status hint.
