@@ -253,7 +253,9 @@ class HttpApp:
         msg = reply_message(value)
         status = _status_of(msg)
         bundle = negotiation.get("accept-bundle") in (True, b"true")
-        sign = self.node.config.http.sign_responses
+        # Like HyperBEAM's maybe_sign: a result that already carries a signature (a stored,
+        # signed message) goes out as it is; everything the node computed is signed.
+        sign = self.node.config.http.sign_responses and not _codec_io.signers(msg)
         wallet = self.node.wallet
 
         def encode() -> tuple[list[tuple[str, str]], bytes]:

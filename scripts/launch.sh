@@ -12,8 +12,11 @@ config=${HYPERPEER_CONFIG:-$here/configs/dev.toml}
 
 pids=()
 stop() {
+  trap - INT TERM
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  local status=0
+  for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
+  exit "$status"
 }
 trap stop INT TERM
 

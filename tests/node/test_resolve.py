@@ -178,6 +178,11 @@ async def test_hashpath_absent_until_codecs(app: Node) -> None:
         assert outcome.value["priv"]["hashpath"] == outcome.hashpath.encode()
 
 
+async def test_list_results_are_numbered(app: Node) -> None:
+    assert await run(app, "/~message@1.0&b=1&a=2/keys/1") == b"a"
+    assert await run(app, "/~message@1.0&b=1&a=2/keys/3") == b"device"
+
+
 async def test_atom_flag_values(app: Node) -> None:
     assert await run(app, "/~message@1.0&s+atom=ok/s") == Atom("ok")
     assert await run(app, "/~message@1.0&flag/flag") is True
