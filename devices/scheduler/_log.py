@@ -103,8 +103,8 @@ class AssignmentLog:
             return cached
         with self._env.begin(db=self._proc) as txn:
             head = self._read_head(txn, pid)
-        self._heads[pid] = head
-        return head
+        # setdefault: if an append stored a newer head meanwhile, that one stays (never regress).
+        return self._heads.setdefault(pid, head)
 
     def get(self, pid: str, slot: int) -> Assignment | None:
         """The assignment at ``slot`` of ``pid``, or ``None``."""
