@@ -33,6 +33,7 @@ computed state (which carries ``process`` = the definition and ``at-slot``). The
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, final
 
 import trio
@@ -91,6 +92,24 @@ def _as_device(definition: Message, req: Message) -> str:
     if not name:
         raise BadRequest("as needs a device or a role (execution, scheduler, push)")
     return name
+
+
+def wait_seconds(req: Message) -> float | None:
+    """The request's ``wait`` (seconds, clamped to 0..``MAX_WAIT_S``), or None.
+
+    Raises:
+        BadRequest: not a finite number.
+    """
+    value = req.find("wait")
+    if value is None:
+        return None
+    try:
+        seconds = float(value.decode("ascii") if isinstance(value, bytes) else value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("wait must be a number of seconds") from exc
+    if not math.isfinite(seconds):
+        raise BadRequest("wait must be a finite number of seconds")
+    return min(max(seconds, 0.0), MAX_WAIT_S)
 
 
 def target_slot(req: Message) -> int | None:
@@ -162,12 +181,8 @@ class ProcessDevice:
             if live is not None:
                 return live[1]
             slot = sched.current(pid)
-        wait = req.find("wait")
-        if wait is not None and sched.log.head(pid).current < slot:
-            try:
-                seconds = min(float(wait.decode() if isinstance(wait, bytes) else wait), MAX_WAIT_S)  # type: ignore[arg-type]
-            except (TypeError, ValueError) as exc:
-                raise BadRequest("wait must be a number of seconds") from exc
+        seconds = wait_seconds(req)
+        if seconds is not None and sched.log.head(pid).current < slot:
             with trio.move_on_after(seconds):
                 await sched.wait_for_slot(pid, slot)
         return await compute(ctx, sched, cache, pid, definition, slot)
