@@ -20,6 +20,9 @@ base (empty when unset, so results sit at ``results/type``).
 * ``normalize`` — rebuilds the live guest from ``snapshot`` (or ``snapshot/<device-key>``) and drops
   ``snapshot``.
 
+In a process whose ``device-stack`` also holds ``json-iface@1.0`` (HyperBEAM's aos stack) every key
+is a no-op: the JSON interface runs the image itself.
+
 Host imports: the runtime's WASI subset and zero stubs, plus imports served *through messages*:
 when the base has ``stdlib/<module>`` (a message naming a device), an import ``<module>.<name>`` is
 resolved as ``{path: <name>, args: [...], module, func}`` against that message; the reply is a
@@ -139,6 +142,14 @@ def message_imports(ctx: Context, base: Message) -> Resolver | None:
     return resolver
 
 
+def _json_iface_owns_image(base: Message) -> bool:
+    """In HyperBEAM's aos stack (``WASI, JSON-Iface, WASM-64, Multipass``) our ``json-iface@1.0``
+    runs the image itself, so ``wasm-64@1.0`` stands aside instead of keeping a second instance."""
+    stack = base.find("device-stack")
+    names = stack.values() if isinstance(stack, Message) else stack if isinstance(stack, tuple) else ()
+    return any(isinstance(n, bytes) and n.lower() in (b"json-iface@1.0", b"genesis-wasm@1.0") for n in names)
+
+
 def _at(base: Message) -> int:
     at = base.get_int("at-slot")
     return -1 if at is None else at
@@ -164,6 +175,10 @@ class Wasm64Device:
         svc = service(ctx)
         definition = base.get_message("process") if "at-slot" in base else None
         pid = process_id(ctx, definition) if definition is not None else None
+        if pid is not None and _json_iface_owns_image(base):
+            if key not in ("init", "compute", "snapshot", "normalize"):
+                raise KeyNotFound(f"wasm-64@1.0 has no key {key}")
+            return base.without("snapshot") if key != "snapshot" else Message({"memory": "none"})
         if key == "init":
             module = await svc.load_image(ctx, image_ref(base))
             if pid is not None:

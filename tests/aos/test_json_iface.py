@@ -99,3 +99,30 @@ async def test_restore_from_snapshot_is_bit_identical(node: Node, aos_image: str
         state = await node.get(proc, path="compute", slot=7)
         assert state["results"]["data"] == b"21"  # type: ignore[index]
         assert wasm.guest_count() <= 2
+
+
+async def test_hyperbeam_aos_stack_definition(node: Node, aos_image: str) -> None:
+    """HyperBEAM's test process: ``stack@1.0`` over WASI, JSON-Iface, WASM-64, Multipass. Our
+    ``json-iface@1.0`` runs aos itself; ``wasm-64@1.0`` has no function to call; the other two are
+    not devices here and the stack skips them."""
+    stack = ["WASI@1.0", "JSON-Iface@1.0", "WASM-64@1.0", "Multipass@1.0"]
+    proc = process_def(
+        "hb",
+        **{
+            "execution-device": "stack@1.0",
+            "device-stack": stack,
+            "image": aos_image,
+            "output-prefix": "wasm",
+            "passes": 2,
+        },
+    )
+    pid = node.scheduler.ops.message_id(proc)
+    with trio.fail_after(40):
+        await node.scheduler.schedule(pid, proc)
+        r = await send(node, proc, pid, 1, action="Eval", data="Z = 6*7; return Z")
+        assert r["data"] == b"42"
+        assert node.services["wasm"].guest_count() == 1  # wasm-64 stood aside
+        node.services["wasm"].drop_guests()
+        node.cache._live.clear()  # type: ignore[attr-defined]
+        r = await send(node, proc, pid, 2, action="Eval", data="return Z + 1")  # via the stack snapshot
+    assert r["data"] == b"43"
