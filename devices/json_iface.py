@@ -17,7 +17,8 @@ Service: ``"wasm"`` (``devices.wasm_service.WasmService``). Keys:
   as if the message had not arrived (the legacy CU's rollback).
 * ``compute`` without an assignment — a **dry-run** (``/PID~process@1.0/as=execution/compute&K=V``):
   brings the process to its current slot, evaluates the request as a message on a copy of its
-  memory, and produces ``{process, raw, results}``; nothing is scheduled or stored.
+  memory, and produces ``{process, raw, results}``; nothing is scheduled or stored. An unsigned
+  dry-run may name its ``owner`` (read-only, as the legacy CU's dry-run allows).
 * ``snapshot`` — ``{body: <encoded WasmSnapshot>}``; the guest's checkpoint moves there too.
 * ``normalize`` — rebuilds the guest from ``snapshot`` (or ``snapshot/<device-key>``).
 
@@ -294,6 +295,8 @@ class JsonIfaceDevice:
         fields = message_fields(req, "", skip=_DRYRUN_SKIP, original_tags=False)
         fields["id"] = process_id(ctx, req)
         fields["target"] = pid
+        if not fields["owner"]:  # an unsigned (read-only) dry-run may claim its owner, as legacy CUs allow
+            fields["owner"] = req.get_text("owner") or req.get_text("from") or ""
         async with svc.lock(KIND, pid):
             guest = await self._guest(svc, ctx, state, definition, pid)
             msg_json = guest.proc.message_json(fields, block_height=0)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import trio
 
-from devices.core import Message
+from devices._errors import DeviceError
+from devices.core import Message, b64u_encode
 from tests.aos.conftest import read_vector, store_image
+from tests.conftest import vector_path
 from tests.scheduler._support import process_def, user_msg
 
 if TYPE_CHECKING:
@@ -126,3 +130,50 @@ async def test_hyperbeam_aos_stack_definition(node: Node, aos_image: str) -> Non
         node.cache._live.clear()  # type: ignore[attr-defined]
         r = await send(node, proc, pid, 2, action="Eval", data="return Z + 1")  # via the stack snapshot
     assert r["data"] == b"43"
+
+
+async def test_dry_run_neither_schedules_nor_persists(node: Node, aos_image: str) -> None:
+    with trio.fail_after(40):
+        proc, pid = await spawn(node, aos_image)
+        await send(node, proc, pid, 1, action="Eval", data="K = 1")
+        base = proc.set("device", "genesis-wasm@1.0")
+        alice = b64u_encode(hashlib.sha256(b"alice").digest())
+        out = await node.get(base, path="compute", Action="Eval", data="K = K + 100; return K", owner=alice)
+        assert out["raw"]["Output"]["data"] == b"101"  # type: ignore[index]
+        assert out["results"]["raw"]["Output"]["data"] == b"101"  # type: ignore[index]
+        assert node.scheduler.current(pid) == 1
+        r = await send(node, proc, pid, 2, action="Eval", data="return K")
+    assert r["data"] == b"1"
+
+
+class FakeGateway:
+    """The ``gateway-client`` service: serves one signed item by id."""
+
+    def __init__(self, raw: bytes, item_id: str) -> None:
+        self.raw, self.item_id, self.calls = raw, item_id, 0
+
+    async def load_item(self, item_id: str) -> Any:
+        from devices.gateway import NotFoundOnGateways
+
+        self.calls += 1
+        if item_id != self.item_id:
+            raise NotFoundOnGateways(f"no {item_id}")
+        return SimpleNamespace(raw=self.raw)
+
+
+async def test_module_from_a_gateway(node: Node) -> None:
+    from devices.core import RsaWallet
+    from devices.core.ans104 import UnsignedItem, sign_item
+
+    wallet = RsaWallet.load(vector_path("hyperbeam-test-data", "key-2.json"))
+    item = sign_item(UnsignedItem(read_vector("aos-2-pure-xs.wasm"), [(b"Type", b"Module")]), wallet)
+    gateway = FakeGateway(item.serialize(), item.id)
+    node.services["gateway-client"] = gateway
+    with trio.fail_after(40):
+        proc, pid = await spawn(node, item.id)
+        r = await send(node, proc, pid, 1, action="Eval", data="return 3*3")
+        assert r["data"] == b"9"
+        assert gateway.calls == 1
+        missing, _ = await spawn(node, "A" * 43, name="missing")
+        with pytest.raises(DeviceError, match="AAAA"):
+            await node.get(missing, path="compute", slot=0)
