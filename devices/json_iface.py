@@ -298,7 +298,11 @@ class JsonIfaceDevice:
         if not fields["owner"]:  # an unsigned (read-only) dry-run may claim its owner, as legacy CUs allow
             fields["owner"] = req.get_text("owner") or req.get_text("from") or ""
         async with svc.lock(KIND, pid):
-            guest = await self._guest(svc, ctx, state, definition, pid)
+            newest = svc.newest_guest(KIND, pid)  # a compute may have moved past `state` meanwhile
+            if isinstance(newest, AosGuest) and newest_slot_ok(svc, pid, state):
+                guest = newest
+            else:
+                guest = await self._guest(svc, ctx, state, definition, pid)
             msg_json = guest.proc.message_json(fields, block_height=0)
             response, gas = await svc.run(self._dry, guest, msg_json)
         results = result_message(response, gas, pid, guest.module.image_id)
@@ -324,6 +328,12 @@ class JsonIfaceDevice:
         if not isinstance(response, dict):
             return _error_response("aos handle failed"), gas
         return response, gas
+
+
+def newest_slot_ok(svc: WasmService, pid: str, state: Message) -> bool:
+    """The newest live guest is at least as recent as ``state``."""
+    slot = svc.newest_slot(KIND, pid)
+    return slot is not None and slot >= _at(state)
 
 
 def _at(base: Message) -> int:

@@ -96,6 +96,14 @@ class WasmService:
         while len(table) > GUESTS_PER_PROCESS:
             _close(table.pop(min(s for s in table if s != slot)))
 
+    def newest_slot(self, kind: str, pid: str) -> int | None:
+        table = self._live.get((kind, pid))
+        return max(table) if table else None
+
+    def newest_guest(self, kind: str, pid: str) -> Any | None:
+        slot = self.newest_slot(kind, pid)
+        return None if slot is None else self._live[(kind, pid)][slot]
+
     def drop_guests(self, kind: str | None = None, pid: str | None = None) -> None:
         """Forget live guests (all, or those of ``kind``/``pid``); they are rebuilt from snapshots."""
         for key in [k for k in self._live if (kind is None or k[0] == kind) and (pid is None or k[1] == pid)]:
