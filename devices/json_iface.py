@@ -31,10 +31,11 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
+from devices._aos_fields import error_response, image_of, message_fields, result_message
 from devices._base import DeviceInfo
 from devices._errors import BadRequest, DeviceError, KeyNotFound, Unavailable
-from devices.core import Atom, Message, Value, json_decode, signers
-from devices.wasm import AosError, AosProcess, WasmError, WasmSnapshot, WasmTrap, json_iface_results
+from devices.core import Message, Value
+from devices.wasm import AosError, AosProcess, WasmError, WasmSnapshot, WasmTrap
 from devices.wasm_device import process_id, service
 
 if TYPE_CHECKING:
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
 KIND = "aos"
 JOURNAL_MAX = 32
-_SKIP = frozenset({"commitments", "priv", "path", "method", "device-key", "pass", "snapshot"})
 _DRYRUN_SKIP = frozenset(
     {"accept", "accept-bundle", "accept-codec", "require-codec", "signing-format", "as", "target"}
 )
@@ -72,95 +72,6 @@ class AosGuest:
             self.proc.instance.restore(self.checkpoint)
         for msg_json, env_json in self.journal:
             self.proc.call_handle(msg_json, env_json)
-
-
-def _scalar(value: Value) -> Any:
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    if isinstance(value, Atom):
-        return value.name
-    if isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, Message | tuple):
-        return json.dumps(_plain(value), separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-    return None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Message):
-        return {k: _plain(v) for k, v in value.items() if not k.lower().startswith("priv")}
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    return _scalar(value) if not isinstance(value, str) else value
-
-
-def _original_tags(msg: Message) -> list[dict[str, str]] | None:
-    comms = msg.get_message("commitments") or Message()
-    for c in comms.values():
-        if isinstance(c, Message):
-            tags = c.find("original-tags")
-            if isinstance(tags, Message):
-                tags = tuple(tags[k] for k in sorted(tags, key=lambda k: int(k) if k.isdigit() else 0))
-            if isinstance(tags, tuple):
-                return [
-                    {"name": _scalar(t.find("name") or b""), "value": _scalar(t.find("value") or b"")}
-                    for t in tags
-                    if isinstance(t, Message)
-                ]
-    return None
-
-
-def message_fields(
-    msg: Message, ident: str, *, skip: frozenset[str] = frozenset(), original_tags: bool = True
-) -> dict[str, Any]:
-    """The lower-case field mapping ``AosProcess`` turns into aos's JSON (spec §3.3).
-
-    With ``original_tags`` (default) an ANS-104 commitment's tag list is used as ``Tags``; a
-    dry-run passes False because its tags arrive in the URL, outside the signed item (§8.5)."""
-    out: dict[str, Any] = {}
-    for key, value in msg.items():
-        low = key.lower()
-        if low in _SKIP or low in skip or low.startswith("priv"):
-            continue
-        text = _scalar(value)
-        if text is not None:
-            out[low] = text
-    tags = _original_tags(msg) if original_tags else None
-    if tags is not None:
-        out["original-tags"] = tags
-    who = signers(msg)
-    out["owner"] = who[0] if who else ""
-    out["id"] = ident
-    return out
-
-
-def image_of(definition: Message) -> Value | None:
-    for key in ("module", "image"):
-        value = definition.find(key)
-        if value is not None:
-            return value
-    return None
-
-
-def _to_message(obj: dict[str, Any]) -> Message:
-    return json_decode(json.dumps(obj, ensure_ascii=False, allow_nan=False).encode())
-
-
-def result_message(response: dict[str, Any], gas: int, pid: str, image: str) -> Message:
-    """``results``: HyperBEAM's ``outbox``/``patches``/``data`` plus ``raw`` (the CU result)."""
-    raw = {"Output": {}, "Messages": [], "Spawns": [], "Assignments": [], **response, "GasUsed": gas}
-    try:
-        laid_out = json_iface_results(response, process_id=pid, image_id=image)
-    except AosError as exc:
-        laid_out = {"outbox": {}, "patches": [], "data": exc.reason}
-    return _to_message({**laid_out, "raw": raw})
-
-
-def _error_response(reason: str) -> dict[str, Any]:
-    return {"Output": {}, "Messages": [], "Spawns": [], "Assignments": [], "Error": reason}
 
 
 @final
@@ -271,17 +182,17 @@ class JsonIfaceDevice:
             decoded = guest.proc.handle_raw(msg_json)
         except WasmTrap as exc:
             guest.rebuild()
-            return _error_response(f"message not applied: {exc.reason}"), 0
+            return error_response(f"message not applied: {exc.reason}"), 0
         except WasmError as exc:
             guest.rebuild()
-            return _error_response(f"message not applied: {exc.reason}"), 0
+            return error_response(f"message not applied: {exc.reason}"), 0
         gas = guest.proc.instance.last_fuel_used or 0
         guest.journal.append((msg_json, env))
         if len(guest.journal) >= JOURNAL_MAX:
             guest.checkpoint, guest.journal = guest.proc.snapshot(), []
         response = decoded.get("response")
         if decoded.get("ok") is not True or not isinstance(response, dict):
-            return _error_response(f"aos handle failed: {json.dumps(decoded)[:300]}"), gas
+            return error_response(f"aos handle failed: {json.dumps(decoded)[:300]}"), gas
         return response, gas
 
     async def _dryrun(self, svc: WasmService, ctx: Context, base: Message, req: Message) -> Message:
@@ -315,7 +226,7 @@ class JsonIfaceDevice:
             decoded = guest.proc.handle_raw(msg_json)
             gas = guest.proc.instance.last_fuel_used or 0
         except WasmError as exc:
-            decoded, gas = {"ok": True, "response": _error_response(f"dry-run failed: {exc.reason}")}, 0
+            decoded, gas = {"ok": True, "response": error_response(f"dry-run failed: {exc.reason}")}, 0
         finally:
             guest.proc.instance.close()
             guest.proc = AosProcess(
@@ -326,7 +237,7 @@ class JsonIfaceDevice:
             guest.proc.instance.restore(saved)
         response = decoded.get("response")
         if not isinstance(response, dict):
-            return _error_response("aos handle failed"), gas
+            return error_response("aos handle failed"), gas
         return response, gas
 
 
