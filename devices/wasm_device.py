@@ -13,9 +13,9 @@ base (empty when unset, so results sit at ``results/type``).
   parameters likewise from ``parameters`` / ``wasm-params`` (a list, or text such as ``[5.0]`` or
   ``5,2``), converted to the export's types. No function → the base unchanged. Produces the base
   with ``results/P/type`` = ``ok`` and ``results/P/output`` = the returned values, or ``type`` =
-  ``error`` and ``output`` = the trap reason (the guest is then rebuilt from the last snapshot and
-  the slot's input is not applied). Inside a process the live guest is used and advanced;
-  standalone every call gets a fresh instance.
+  ``error`` and ``output`` = the trap reason (the guest is then rebuilt from its last checkpoint
+  plus the calls since, so the trapped call leaves no trace). Inside a process the live guest is
+  used and advanced; standalone every call gets a fresh instance.
 * ``snapshot`` — ``{body: <encoded WasmSnapshot>}`` of the live guest (memory and globals).
 * ``normalize`` — rebuilds the live guest from ``snapshot`` (or ``snapshot/<device-key>``) and drops
   ``snapshot``.
@@ -33,14 +33,15 @@ hops back to the Trio loop for the nested resolution.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
 import trio
 
 from devices._base import DeviceInfo
-from devices._errors import BadRequest, DeviceError, KeyNotFound
+from devices._errors import BadRequest, DeviceError, KeyNotFound, Unavailable
 from devices.core import Message, Value, message_id
-from devices.wasm import WasmError, WasmInstance, WasmMemoryError, WasmSnapshot
+from devices.wasm import WasmError, WasmInstance, WasmLimits, WasmMemoryError, WasmSnapshot
 from devices.wasm_service import WasmService
 
 if TYPE_CHECKING:
@@ -161,6 +162,60 @@ def _results(base: Message, prefix: str, kind: str, output: Value) -> Message:
     return base.set("results", results.set(prefix, mine) if prefix else results.update(mine))
 
 
+JOURNAL_MAX = 64
+
+
+@dataclass
+class Guest:
+    """A process's live instance, with what rebuilds it after a trap: the last checkpoint and the
+    calls applied since (replayed; guests are deterministic). Thread-side methods only."""
+
+    module: WasmModule
+    inst: WasmInstance
+    limits: WasmLimits
+    resolver: Resolver | None
+    checkpoint: WasmSnapshot | None = None
+    journal: list[tuple[str, list[int | float]]] = field(default_factory=list)
+
+    @classmethod
+    def spawn(cls, module: WasmModule, svc: WasmService, ctx: Context, base: Message) -> Guest:
+        resolver = message_imports(ctx, base)
+        return cls(module, module.instantiate(limits=svc.limits, resolver=resolver), svc.limits, resolver)
+
+    def close(self) -> None:
+        self.inst.close()
+
+    def checkpoint_now(self) -> WasmSnapshot | None:
+        """Snapshot memory and globals (None for a module without memory) and restart the journal."""
+        try:
+            snap = self.inst.snapshot()
+        except WasmMemoryError:
+            return None
+        self.checkpoint, self.journal = snap, []
+        return snap
+
+    def call(self, name: str, params: list[int | float]) -> list[int | float]:
+        """Call an export; after a trap the instance is rebuilt as it was before this call."""
+        try:
+            out = self.inst.call(name, *params)
+        except WasmError:
+            if not self.inst.alive:
+                self.rebuild()
+            raise
+        self.journal.append((name, params))
+        if len(self.journal) >= JOURNAL_MAX:
+            self.checkpoint_now()
+        return out
+
+    def rebuild(self) -> None:
+        self.inst.close()
+        self.inst = self.module.instantiate(limits=self.limits, resolver=self.resolver)
+        if self.checkpoint is not None:
+            self.inst.restore(self.checkpoint)
+        for name, params in self.journal:
+            self.inst.call(name, *params)
+
+
 @final
 class Wasm64Device:
     id = "wasm-64@1.0"
@@ -182,19 +237,18 @@ class Wasm64Device:
         if key == "init":
             module = await svc.load_image(ctx, image_ref(base))
             if pid is not None:
-                inst = await svc.run(self._instantiate, module, svc, ctx, base)
-                svc.put_guest(KIND, pid, _at(base), inst)
+                svc.put_guest(KIND, pid, _at(base), await svc.run(Guest.spawn, module, svc, ctx, base))
             return base
         if key == "compute":
             return await self._compute(svc, ctx, base, req, pid)
         if key == "snapshot":
             if pid is None:
                 raise BadRequest("wasm-64@1.0 snapshot needs a process state")
-            inst = await self._guest(svc, ctx, base, pid)
-            try:
-                snap: WasmSnapshot = await svc.run(inst.snapshot)
-            except WasmMemoryError:
-                return Message({"memory": "none"})  # nothing to keep: normalize starts fresh
+            async with svc.lock(KIND, pid):
+                guest = await self._guest(svc, ctx, base, pid)
+                snap = await svc.run(guest.checkpoint_now)
+            if snap is None:
+                return Message({"memory": "none"})  # no memory to keep: normalize starts fresh
             return Message({"body": snap.encode()})
         if key == "normalize":
             if pid is None:
@@ -203,38 +257,36 @@ class Wasm64Device:
             return base.without("snapshot")
         raise KeyNotFound(f"wasm-64@1.0 has no key {key}")
 
-    @staticmethod
-    def _instantiate(module: WasmModule, svc: WasmService, ctx: Context, base: Message) -> WasmInstance:
-        return module.instantiate(limits=svc.limits, resolver=message_imports(ctx, base))
-
-    async def _normalize(self, svc: WasmService, ctx: Context, base: Message, pid: str) -> WasmInstance:
+    async def _normalize(self, svc: WasmService, ctx: Context, base: Message, pid: str) -> Guest:
         snap_msg = base.get_message("snapshot")
         if snap_msg is not None and "body" not in snap_msg and "memory" not in snap_msg:
             snap_msg = snap_msg.get_message(base.get_text("device-key") or "") or snap_msg
         module = await svc.load_image(ctx, image_ref(base))
-        inst: WasmInstance = await svc.run(self._instantiate, module, svc, ctx, base)
+        guest: Guest = await svc.run(Guest.spawn, module, svc, ctx, base)
         body = snap_msg.get_bytes("body") if snap_msg is not None else None
         if body is not None:
             try:
-                await svc.run(inst.restore, WasmSnapshot.decode(body))
+                snap = WasmSnapshot.decode(body)
+                await svc.run(guest.inst.restore, snap)
             except WasmError as exc:
                 raise DeviceError(f"wasm-64@1.0 cannot restore the snapshot: {exc.reason}") from exc
-        svc.put_guest(KIND, pid, _at(base), inst)
-        return inst
+            guest.checkpoint = snap
+        svc.put_guest(KIND, pid, _at(base), guest)
+        return guest
 
-    async def _guest(self, svc: WasmService, ctx: Context, base: Message, pid: str) -> WasmInstance:
+    async def _guest(self, svc: WasmService, ctx: Context, base: Message, pid: str) -> Guest:
         at = _at(base)
         found = svc.guest(KIND, pid, at)
-        if isinstance(found, WasmInstance) and found.alive:
+        if isinstance(found, Guest):
             return found
         if "snapshot" in base:
             return await self._normalize(svc, ctx, base, pid)
         if at >= 0:
-            raise DeviceError(f"wasm-64@1.0: no live instance of {pid} at slot {at} and no snapshot")
+            raise Unavailable(f"wasm-64@1.0: the state of {pid} at slot {at} is not loaded; retry")
         module = await svc.load_image(ctx, image_ref(base))
-        inst: WasmInstance = await svc.run(self._instantiate, module, svc, ctx, base)
-        svc.put_guest(KIND, pid, at, inst)
-        return inst
+        guest: Guest = await svc.run(Guest.spawn, module, svc, ctx, base)
+        svc.put_guest(KIND, pid, at, guest)
+        return guest
 
     async def _compute(
         self, svc: WasmService, ctx: Context, base: Message, req: Message, pid: str | None
@@ -244,39 +296,33 @@ class Wasm64Device:
         body = req.get_message("body")
         fn = _first(("function", "wasm-function"), body, req, base)
         slot = req.get_int("slot")
-        if fn is None:
-            if pid is not None and slot is not None:
-                async with svc.lock(KIND, pid):
-                    inst = await self._guest(svc, ctx, base, pid)
-                    svc.put_guest(KIND, pid, slot, inst, from_slot=_at(base))
-            return base
-        if not isinstance(fn, bytes):
+        if fn is not None and not isinstance(fn, bytes):
             raise BadRequest("function must be an export name")
-        name = fn.decode("utf-8", "replace")
-        params = parse_params(_first(("parameters", "wasm-params"), body, req, base))
+        name = fn.decode("utf-8", "replace") if fn is not None else None
+        params = parse_params(_first(("parameters", "wasm-params"), body, req, base)) if name else []
         prefix = base.get_text("output-prefix") or ""
         if pid is None:
+            if name is None:
+                return base
             module = await svc.load_image(ctx, image_ref(base))
-            inst = await svc.run(self._instantiate, module, svc, ctx, base)
+            guest = await svc.run(Guest.spawn, module, svc, ctx, base)
             try:
-                return await self._call(svc, base, inst, name, params, prefix)
+                return await self._call(svc, base, guest, name, params, prefix)
             finally:
-                inst.close()
+                guest.close()
         async with svc.lock(KIND, pid):
-            inst = await self._guest(svc, ctx, base, pid)
-            out = await self._call(svc, base, inst, name, params, prefix)
-            if not inst.alive:
-                svc.drop_guests(KIND, pid)  # rebuilt from the latest snapshot next time
-            elif slot is not None:
-                svc.put_guest(KIND, pid, slot, inst, from_slot=_at(base))
+            guest = await self._guest(svc, ctx, base, pid)
+            out = base if name is None else await self._call(svc, base, guest, name, params, prefix)
+            if slot is not None:
+                svc.put_guest(KIND, pid, slot, guest, from_slot=_at(base))
             return out
 
     @staticmethod
     async def _call(
-        svc: WasmService, base: Message, inst: WasmInstance, name: str, params: list[int | float], prefix: str
+        svc: WasmService, base: Message, guest: Guest, name: str, params: list[int | float], prefix: str
     ) -> Message:
         try:
-            values = await svc.run(inst.call, name, *params)
+            values = await svc.run(guest.call, name, params)
         except WasmError as exc:
             return _results(base, prefix, "error", exc.reason.encode())
         return _results(base, prefix, "ok", tuple(values))

@@ -113,3 +113,32 @@ def test_parse_params(value: Any, want: list[float]) -> None:
 def test_parse_params_rejects(value: Any) -> None:
     with pytest.raises(BadRequest):
         parse_params(value)
+
+
+COUNTER = """(module
+  (memory (export "memory") 1)
+  (func (export "inc") (result i32)
+    (i32.store (i32.const 0) (i32.add (i32.load (i32.const 0)) (i32.const 1)))
+    (i32.load (i32.const 0)))
+  (func (export "boom") (result i32)
+    (i32.store (i32.const 0) (i32.add (i32.load (i32.const 0)) (i32.const 100)))
+    unreachable))"""
+
+
+async def test_trap_in_a_process_leaves_no_trace(node: Node) -> None:
+    import wasmtime
+
+    ident = store_image(node, bytes(wasmtime.wat2wasm(COUNTER)))
+    proc = process_def("counter", **{"execution-device": "wasm-64@1.0", "image": ident})
+    pid = node.scheduler.ops.message_id(proc)
+    with trio.fail_after(30):
+        await node.scheduler.schedule(pid, proc)
+        for fn in ("inc", "boom", "inc", "inc"):
+            await node.scheduler.schedule(pid, user_msg(0, pid, function=fn))
+        outputs = []
+        for slot in (1, 2, 3, 4):
+            state = await node.get(proc, path="compute", slot=slot)
+            outputs.append((state["results"]["type"], state["results"]["output"]))  # type: ignore[index]
+    assert outputs[0] == (b"ok", (1,))
+    assert outputs[1][0] == b"error"
+    assert outputs[2:] == [(b"ok", (2,)), (b"ok", (3,))]
