@@ -23,13 +23,15 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from types import TracebackType
-from typing import final
+from typing import TYPE_CHECKING, final
 
 import trio
 
 from ._evmsg import ORDERED_KINDS, Event, EventKind
 from ._suberrors import BadSubscription, SubscriptionClosed
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 DEFAULT_BUFFER_EVENTS = 256
 

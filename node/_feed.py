@@ -32,14 +32,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
-from types import TracebackType
-from typing import final
+from typing import TYPE_CHECKING, final
 
 import trio
 
-from ._events import EventHub, Filter, Subscription
 from ._evmsg import ORDERED_KINDS, Event, EventKind
 from ._suberrors import BadSubscription, SubscriptionClosed
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from ._events import EventHub, Filter, Subscription
 
 History = Callable[[EventKind, str, int], AsyncIterator[Event] | Awaitable[AsyncIterator[Event]]]
 
@@ -146,7 +149,8 @@ class Feed:
         return event
 
     async def _from_history(self) -> Event | None:
-        assert self._history is not None and self.filter.process is not None
+        assert self._history is not None
+        assert self.filter.process is not None
         if self._it is None:
             start = self._next if self._next is not None else 0
             self._it = await _open(self._history, self.filter.kind, self.filter.process, start)

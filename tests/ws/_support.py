@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
 import trio
 
 from devices.core import Message, RsaWallet
-from node._events import EventHub
 from node._evmsg import Event, EventKind, sign_event
 from node._suberrors import UnknownProcess
+
+if TYPE_CHECKING:
+    from node._events import EventHub
 
 PID = "P" * 42 + "A"
 OTHER = "Q" * 42 + "B"

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 import trio
 
 from node._events import EventHub, Filter
-from node._evmsg import Event
 from node._feed import Feed
 from node._suberrors import BadSubscription, SubscriptionClosed, UnknownProcess
 
 from ._support import OTHER, PID, FakeStore, attestation, results
+
+if TYPE_CHECKING:
+    from node._evmsg import Event
 
 EVENTS = results()
 
@@ -108,11 +112,10 @@ async def test_resume_from_next_slot_has_no_gap_or_duplicate() -> None:
     hub = EventHub()
     store = FakeStore(hub)
     got: list[int] = []
-    async with Feed(hub, store.history, Filter("result", PID), 0) as feed:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_publish_all, store)
-            got += await take(feed, 50)
-            resume = feed.next_slot
+    async with Feed(hub, store.history, Filter("result", PID), 0) as feed, trio.open_nursery() as nursery:
+        nursery.start_soon(_publish_all, store)
+        got += await take(feed, 50)
+        resume = feed.next_slot
     assert resume == 50
     async with Feed(hub, store.history, Filter("result", PID), resume) as feed:
         got += await take(feed, 50)

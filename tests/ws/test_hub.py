@@ -91,9 +91,8 @@ async def test_full_buffer_cuts_off_the_slow_subscriber_only() -> None:
 async def test_publish_never_blocks_on_a_subscriber_that_never_reads() -> None:
     hub = EventHub(buffer_events=1)
     hub.subscribe(Filter("result", PID))
-    with trio.fail_after(1):
-        for ev in results():
-            hub.publish(ev)  # synchronous: a stuck reader cannot hold it up
+    for ev in results():
+        hub.publish(ev)  # synchronous: a stuck reader cannot hold it up, and nothing awaits
     assert hub.statistics().cut_off == 1
 
 
