@@ -25,11 +25,13 @@ from ._errors import CoreError, DecodeError, SignatureInvalid
 from ._keys import RsaWallet, address_of, rsa_pss_verify
 from ._message import Message, Value
 from ._siginfo import (
+    RAW_BASE,
     _decode_key,
     base_params,
     committed_list,
     normalize_for_encoding,
     numbered,
+    received_base,
     signature_base,
 )
 from ._structured import sort_key, to_tabm
@@ -219,6 +221,10 @@ def _verify_httpsig(msg: Message, cid: str, c: Message) -> tuple[bool, str]:
         if isinstance(committer, bytes) and committer.decode("ascii", "replace") != address_of(modulus):
             return False, "committer does not match the key"
         ok = rsa_pss_verify(modulus, base, sig, "sha512")
+        stored = c.get(RAW_BASE)
+        if not ok and isinstance(stored, bytes):  # an RFC 9421 signer (May 2025, ao-core-libs)
+            received = received_base(msg, stored)
+            ok = received is not None and rsa_pss_verify(modulus, received, sig, "sha512")
         return ok, "" if ok else "RSA-PSS signature does not verify"
     return False, f"unsupported httpsig type {kind!r}"
 

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from .._b64 import b64u_encode
@@ -54,8 +54,8 @@ class MemberCheck:
 class Bundle:
     """A parsed bundle header over the raw bytes; members are parsed on demand."""
 
-    raw: bytes
-    entries: tuple[BundleEntry, ...]
+    raw: bytes = field(repr=False)
+    entries: tuple[BundleEntry, ...] = ()
     legacy_big_endian: bool = False
 
     def __len__(self) -> int:
@@ -165,13 +165,32 @@ def parse_bundle(
             raise le_error from None
 
 
-def serialize_bundle(items: Sequence[DataItem | bytes]) -> bytes:
-    """A little-endian binary bundle; header IDs are ``sha256(signature)`` of each member."""
-    header = [len(items).to_bytes(_WORD, "little")]
+def serialize_bundle(
+    items: Sequence[DataItem | bytes],
+    *,
+    byteorder: Literal["little", "big"] = "little",
+    unsigned_header_ids: bool = False,
+) -> bytes:
+    """A binary bundle of ``items``.
+
+    The default is the standard form: little-endian, header ID = ``sha256(signature)`` for signed
+    members (an unsigned member, whose signature is all zero, gets HyperBEAM's unsigned ID).
+    ``byteorder="big"`` and ``unsigned_header_ids=True`` reproduce HyperBEAM's own bundles (its
+    big-endian header and unsigned IDs for every entry) where HB IDs must be matched; never send
+    those to gateways or bundlers (spec §8 A1, A2).
+
+    Raises:
+        DecodeError: a member given as bytes is not a data item.
+    """
+    header = [len(items).to_bytes(_WORD, byteorder)]
     bodies = []
-    for item in items:
-        body = item.serialize() if isinstance(item, DataItem) else bytes(item)
-        raw_id = item.raw_id if isinstance(item, DataItem) else DataItem.parse(body).raw_id
-        header += (len(body).to_bytes(_WORD, "little"), raw_id)
+    for entry in items:
+        item = entry if isinstance(entry, DataItem) else DataItem.parse(entry)
+        body = item.serialize() if isinstance(entry, DataItem) else bytes(entry)
+        use_unsigned = unsigned_header_ids or not item.is_signed
+        header += (
+            len(body).to_bytes(_WORD, byteorder),
+            item.hb_unsigned_raw_id() if use_unsigned else item.raw_id,
+        )
         bodies.append(body)
     return b"".join(header + bodies)

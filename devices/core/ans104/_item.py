@@ -67,6 +67,9 @@ class DataItem:
             raise EncodeError(f"type {st.code} owner must be {st.owner_len} bytes")
         if len(self.target) not in (0, 32) or len(self.anchor) not in (0, 32):
             raise EncodeError("target and anchor are 32 bytes when present")
+        given: object = self.tags
+        if not isinstance(given, tuple):  # accept any sequence of pairs; keep a hashable tuple
+            object.__setattr__(self, "tags", tuple(self.tags))
         if not self.tag_bytes and self.tags:
             object.__setattr__(self, "tag_bytes", encode_tags(self.tags))
 
@@ -109,6 +112,11 @@ class DataItem:
         return hashlib.sha256(dh).digest()
 
     @property
+    def is_signed(self) -> bool:
+        """False for an unsigned item (all-zero signature, as HyperBEAM writes them)."""
+        return bool(self.signature.strip(b"\x00"))
+
+    @property
     def is_bundle(self) -> bool:
         """Tagged ``Bundle-Format: binary`` and ``Bundle-Version: 2.0.0`` (names case-insensitive)."""
         have = {(n.lower(), v) for n, v in self.tags}
@@ -145,13 +153,16 @@ class DataItem:
                 other than 0/1, a tag-byte length past the end, a malformed Avro region, or a tag
                 count that disagrees with the decoded tags. ``offset`` names the byte.
         """
-        return _parse(memoryview(raw).cast("B") if not isinstance(raw, bytes) else raw, max_size)
+        if isinstance(raw, bytes):
+            return _parse(raw, max_size)
+        view = memoryview(raw)
+        return _parse(view.cast("B") if view.c_contiguous else view.tobytes(), max_size)
 
     # -- verification ---------------------------------------------------------------------
 
     def verify_problem(self) -> str | None:
         """Why the signature does not verify, or None when it does."""
-        if not self.signature.strip(b"\x00"):
+        if not self.is_signed:
             return "item is unsigned (all-zero signature)"
         return signature_problem(self.signature_type, self.owner, self.signature_data(), self.signature)
 

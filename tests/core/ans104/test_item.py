@@ -13,6 +13,7 @@ from devices.core import (
     DecodeError,
     Ed25519Key,
     EncodeError,
+    KeyMaterialError,
     LimitExceeded,
     RsaWallet,
     SignatureInvalid,
@@ -23,8 +24,13 @@ from devices.core.ans104 import (
     EthereumKey,
     UnsignedItem,
     encode_tags,
+    eth_verify,
+    keccak256,
     parse_bundle,
+    serialize_bundle,
     sign_item,
+    signature_problem,
+    strict_tag_issues,
 )
 from tests.conftest import vector_path
 
@@ -275,5 +281,37 @@ def test_hyperbeam_items_unsigned_ids_salt32_and_legacy_bundles() -> None:
             bundle = parse_bundle(item.data)
             assert bundle.legacy_big_endian  # May-2025 HyperBEAM wrote big-endian headers
             assert all(c.header_id_kind == "unsigned" for c in bundle.check())
+            members = [member for _, member in bundle.members()]
+            assert not any(m.is_signed for m in members)
+            # HyperBEAM's own bundle bytes are reproduced exactly in its legacy form.
+            assert serialize_bundle(members, byteorder="big", unsigned_header_ids=True) == item.data
+            standard = parse_bundle(serialize_bundle(members))
+            assert not standard.legacy_big_endian
+            assert [e.header_id for e in standard.entries] == [m.hb_unsigned_raw_id() for m in members]
             legacy_bundles += 1
     assert legacy_bundles == 2
+
+
+def test_local_misuse_and_edge_branches(eth_key: EthereumKey) -> None:
+    listed = DataItem(2, bytes(64), bytes(32), tags=[(b"n", b"v")])  # type: ignore[arg-type]
+    assert listed.tags == ((b"n", b"v"),)
+    assert hash(listed) == hash(DataItem(2, bytes(64), bytes(32), tags=((b"n", b"v"),)))
+    with pytest.raises(EncodeError, match="not a \\(name, value\\) pair"):
+        encode_tags([(b"a", b"b", b"c")])  # type: ignore[list-item]
+    assert strict_tag_issues([(b"n", b"v")] * 129) == ["129 tags, more than 128"]
+    with pytest.raises(EncodeError, match="owner must be 32"):
+        DataItem(2, bytes(64), bytes(31))
+    with pytest.raises(EncodeError, match="32 bytes when present"):
+        DataItem(2, bytes(64), bytes(32), anchor=b"short")
+    with pytest.raises(KeyMaterialError, match="32 bytes"):
+        EthereumKey.from_secret(b"short")
+    with pytest.raises(KeyMaterialError, match="unusable secp256k1 secret"):
+        EthereumKey.from_secret(bytes(32))
+    assert signature_problem(42, b"", b"", b"") == "unknown signature type 42"
+    assert "does not match signature type 2" in (signature_problem(2, bytes(31), bytes(48), bytes(64)) or "")
+    owner = eth_key.public_bytes
+    assert not eth_verify(owner, b"m", b"short")
+    assert not eth_verify(owner, b"m", b"\xff" * 64 + b"\x1b")  # r, s not below the group order
+    assert not eth_verify(b"\x05" + owner[1:], b"m", eth_key.sign(b"m"))
+    assert eth_verify(owner, b"m", eth_key.sign(b"m"))
+    assert keccak256(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"

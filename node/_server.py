@@ -1,0 +1,100 @@
+"""Running a node: the store and the HTTP server inside one nursery, with graceful shutdown."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast, final
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+
+from node._http import HttpApp
+from node._node import Node
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterable, Mapping
+
+    from devices._base import Device
+    from node._config import NodeConfig
+
+if TYPE_CHECKING:
+    # trio-typing's stubs (installed with libp2p) shadow trio's own annotations for mypy and do
+    # not know ``trio.TaskStatus``; they export the same generic.
+    from trio_typing import TaskStatus
+
+log = logging.getLogger(__name__)
+
+
+@final
+@dataclass(frozen=True)
+class Running:
+    """What ``run_node`` reports when it is ready."""
+
+    node: Node
+    url: str
+    port: int
+
+
+def _hypercorn_config(config: NodeConfig) -> HypercornConfig:
+    hc = HypercornConfig()
+    hc.bind = [f"{config.http.host}:{config.http.port}"]
+    hc.graceful_timeout = config.http.graceful_timeout_s
+    hc.h11_max_incomplete_size = config.limits.max_header_bytes + 16384
+    hc.h2_max_header_list_size = config.limits.max_header_bytes + 16384
+    hc.read_timeout = int(config.http.read_timeout_s)
+    hc.include_server_header = False
+    hc.accesslog = None
+    hc.errorlog = logging.getLogger("hypercorn.error")
+    hc.keep_alive_timeout = 30
+    return hc
+
+
+async def wait_for_signals() -> None:
+    """Return on the first SIGINT or SIGTERM (a hypercorn ``shutdown_trigger``)."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            log.info("received %s, shutting down", signal.Signals(signum).name)
+            return
+
+
+async def run_node(
+    config: NodeConfig,
+    *,
+    shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
+    extra_devices: Iterable[Device] = (),
+    services: Mapping[str, Any] | None = None,
+    task_status: TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Open the node (data dir, wallet, store, devices) and serve HTTP until shut down.
+
+    Reports a ``Running`` (with the bound port, useful with ``http.port = 0``) through
+    ``task_status.started`` once the listener accepts connections.
+
+    Cancellation/shutdown: when ``shutdown_trigger`` returns (default: never; the CLI passes
+    ``wait_for_signals``) the listener closes, in-flight requests get ``http.graceful_timeout_s``
+    to finish, then the store is flushed and closed. Cancelling the caller's scope stops at once;
+    the store is still closed.
+
+    Raises:
+        ConfigError: unusable configuration (unknown device, bad wallet).
+        StoreError: the store cannot be opened.
+        OSError: the address cannot be bound.
+    """
+    node = Node.open(config, extra_devices=extra_devices, services=services)
+    try:
+        app: Any = cast("Any", HttpApp(node))
+        hc = _hypercorn_config(config)
+        trigger = shutdown_trigger or trio.sleep_forever
+        async with trio.open_nursery() as nursery:
+            binds: list[str] = await nursery.start(
+                lambda task_status: serve(app, hc, shutdown_trigger=trigger, task_status=task_status)
+            )
+            url = binds[0]
+            port = int(url.rsplit(":", 1)[1])
+            log.info("listening on %s", url)
+            task_status.started(Running(node=node, url=url, port=port))
+    finally:
+        node.close()
