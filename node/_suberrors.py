@@ -1,10 +1,11 @@
 """Errors of the subscription layer (hub, feeds, websocket edge, subscribe client).
 
-    SubscriptionError           root; ``reason`` names the problem
-    ├── EventInvalid            an event message is malformed or does not verify (remote)
-    ├── UnknownProcess          a subscription names a process the node does not know
-    ├── BadSubscription         a subscribe request is malformed (bad kind, slot, filter)
-    └── SubscriptionClosed      the subscription ended; ``resume_from`` is the slot to ask for next
+    NodeError (node._errors)
+    └── SubscriptionError       root of this layer; ``reason`` names the problem
+        ├── EventInvalid            an event message is malformed or does not verify (remote)
+        ├── UnknownProcess          a subscription names a process the node does not know
+        ├── BadSubscription         a subscribe request is malformed (bad kind, slot, filter)
+        └── SubscriptionClosed      the subscription ended; ``resume_from`` is the slot to ask for next
 
 ``SubscriptionClosed`` is raised by ``Subscription.receive``/``Feed.receive`` after the events
 already buffered have been delivered: when the subscriber was too slow (its bounded buffer
@@ -13,21 +14,25 @@ filled), when the hub closed, or when the connection was cut off.
 
 from __future__ import annotations
 
+from ._errors import NodeError
 
-class SubscriptionError(Exception):
+
+class SubscriptionError(NodeError):
     """Root of the subscription layer's errors."""
 
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
+    status = 400
 
 
 class EventInvalid(SubscriptionError):
     """An event message is malformed or does not verify."""
 
+    status = 500
+
 
 class UnknownProcess(SubscriptionError):
     """The node knows no process of that id (raised by ``history`` or ``known_process``)."""
+
+    status = 404
 
     def __init__(self, process: str) -> None:
         self.process = process
