@@ -23,6 +23,10 @@ For results and assignments, delivered slots strictly increase and each slot is 
 Attestations are not slot-ordered: a feed on one process replays those from ``from`` and drops
 live ones already replayed (same slot and attester); feeds on every process are live only.
 
+The node should store an event before publishing it. If it publishes first, an event that is
+published before the feed attaches (phase 2) and stored only after the catch-up pass (phase 3)
+is delivered by the gap fill that the next live event triggers, not before.
+
 The resume position (``next_slot`` and ``SubscriptionClosed.resume_from``) is the slot after the
 last one delivered, so ``Feed(..., from_slot=resume_from)`` continues exactly where it stopped.
 For attestations it is the last slot delivered (later attestations may share it).

@@ -25,8 +25,17 @@ buffer filled), the node is shutting down, or the client unsubscribed. Subscribi
 ``from = resume_from`` continues without gap or duplicate (see ``_feed``). A frame's ``message``
 saved to a file is a complete json@1.0 message: ``json_decode`` + ``verify`` accept it.
 
-Cancellation/shutdown: the handler returns when the client disconnects; if one frame cannot be
-written within ``send_timeout_s`` the consumer is considered stuck and the handler returns.
+Slow consumers: each subscription's bounded buffer (``buffer_events``) is filled by the hub without
+waiting; when the client does not read, hypercorn's socket write blocks, the buffer fills and the
+hub cuts the subscription off (the ``closed`` frame follows the events already queued). Other
+subscribers and the publisher never wait. Waiting for the connection's send turn is bounded by
+``send_timeout_s`` (then the handler gives up on the connection); a socket write already under
+way cannot be interrupted (hypercorn shields it), so a client that never reads again holds one
+task and its socket buffers until its TCP connection dies.
+
+Cancellation/shutdown: the handler returns when the client disconnects; ``EventHub.close``
+ends every subscription with a ``closed`` frame (the connection stays open until hypercorn's
+graceful shutdown closes it).
 """
 
 from __future__ import annotations

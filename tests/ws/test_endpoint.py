@@ -24,6 +24,13 @@ async def test_subscribe_publish_100_receive_100_in_order() -> None:
             for ev in EVENTS:
                 srv.store.store_and_publish(ev)
             slots = [verified(await frame(ws)) for _ in range(100)]
+            assert srv.hub.statistics().subscriptions == 1
+        # the connection is gone: the node forgets its subscription
+        async with served() as srv:
+            async with open_websocket_url(srv.url) as ws:
+                await subscribe(ws, process=PID)
+            while srv.hub.statistics().subscriptions:
+                await trio.testing.wait_all_tasks_blocked()
     assert slots == list(range(100))
 
 

@@ -194,3 +194,21 @@ async def test_attestations_replay_then_live_without_repeats() -> None:
     assert [(e.slot, e.attester) for e in first] == [(1, "alice"), (1, "bob"), (2, "alice")]
     assert [(e.slot, e.attester) for e in got] == [(1, "carol")]
     assert feed.next_slot == 2
+
+
+async def test_events_both_live_and_in_the_catch_up_pass_are_delivered_once() -> None:
+    hub = EventHub()
+    store = FakeStore(hub)
+    for ev in EVENTS[:10]:
+        store.store(ev)
+
+    def on_start(n: int) -> None:
+        if n == 1:  # attached to the hub, history not read yet: both will hold 10..14
+            for ev in EVENTS[10:15]:
+                store.store_and_publish(ev)
+
+    store.on_pass_start = on_start
+    async with Feed(hub, store.history, Filter("result", PID), 0) as feed:
+        assert await take(feed, 15) == list(range(15))
+        store.store_and_publish(EVENTS[15])
+        assert await take(feed, 1) == [15]
