@@ -265,7 +265,7 @@ async def _session(connect: Connect, target: str, follower: _Follower, count: in
                 raise EventInvalid(f"unexpected frame type {kind!r}")
 
 
-def add_subscribe_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_subscribe_parser(subparsers: Any) -> None:
     """Add ``subscribe`` to an argparse sub-parser set; it runs ``run_subscribe`` (``args.run``)."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "subscribe", help="follow a process's results/assignments/attestations over websocket"
@@ -280,7 +280,6 @@ def add_subscribe_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--retries", type=int, default=5, help="reconnections in a row before giving up")
     p.add_argument("--backoff", type=float, default=0.5, help="first reconnection delay in seconds")
     p.set_defaults(run=run_subscribe)
-    return p
 
 
 def run_subscribe(args: argparse.Namespace) -> int:

@@ -46,6 +46,22 @@ def test_frame_message_saved_to_a_file_verifies(tmp_path: Path) -> None:
     check_event(msg, kind="results", process=PID, slot=7, committer=wallet().address)
 
 
+def test_hyperpeer_verify_accepts_frames_and_their_messages(tmp_path: Path) -> None:
+    from node._verify import verify_path
+
+    frame = json.loads(event_frame("s1", results()[9]))
+    whole, message = tmp_path / "frame.json", tmp_path / "message.json"
+    whole.write_text(json.dumps(frame))
+    message.write_text(json.dumps(frame["message"]))
+    for path in (whole, message):
+        out = verify_path(path)
+        assert out["valid"], out
+        assert out["committers"] == [wallet().address]
+    frame["message"]["slot"] = 10
+    message.write_text(json.dumps(frame["message"]))
+    assert not verify_path(message)["valid"]
+
+
 def test_tampered_or_mismatched_events_are_rejected() -> None:
     event = results()[3]
     msg = decode_event_json(event.message_json())
