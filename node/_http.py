@@ -106,17 +106,13 @@ class HttpApp:
             status, headers, body = self._error(exc.status_hint, exc.reason)
         except Exception:  # task boundary: one request; logged, never shown
             ref = secrets.token_hex(6)
-            log.exception(
-                "internal error serving %s %s (ref %s)", scope.get("method"), scope.get("path"), ref
-            )
+            log.exception("internal error serving %s %s (ref %s)", scope.get("method"),
+                          scope.get("path"), ref)
             status, headers, body = self._error(500, f"internal error (ref {ref})")
         request_headers = dict(scope.get("headers") or [])
         allow = request_headers.get(b"access-control-request-headers", b"*").decode("latin-1")
-        out = [
-            (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in [*_CORS, *headers]
-            if not is_private(k) and k.lower() != "content-length"
-        ]
+        out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in [*_CORS, *headers]
+               if not is_private(k) and k.lower() != "content-length"]
         out.append((b"access-control-allow-headers", allow.encode("latin-1")))
         out.append((b"content-length", str(len(body)).encode("ascii")))
         await send({"type": "http.response.start", "status": status, "headers": out})
@@ -178,8 +174,7 @@ class HttpApp:
     def _request_codec(headers: dict[str, str]) -> str:
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         return headers.get("codec-device", "").strip().lower() or (
-            "ans104@1.0" if content_type == "application/ans104" else "httpsig@1.0"
-        )
+            "ans104@1.0" if content_type == "application/ans104" else "httpsig@1.0")
 
     def _verified(self, msg: Message) -> tuple[Message, tuple[str, ...]]:
         """Verify every commitment (spec §11 D1); a signed message keeps only its committed keys."""
@@ -191,9 +186,8 @@ class HttpApp:
             return msg.without("commitments"), ()
         return (_codec_io.only_committed(msg) if signers else msg), signers
 
-    def _singleton(
-        self, codec: str, method: str, target: bytes, headers: dict[str, str], body: bytes
-    ) -> Message:
+    def _singleton(self, codec: str, method: str, target: bytes, headers: dict[str, str],
+                   body: bytes) -> Message:
         pairs = tuple((k, v) for k, v in headers.items() if k != "content-length")
         msg, signers = self._verified(_codec_io.decode_request(codec, pairs, body))
         fields: dict[str, Any] = {k: v for k, v in msg.items() if not is_private(k)}
@@ -223,9 +217,8 @@ class HttpApp:
         ident = canonical_id(raw_path[1:].decode("utf-8", "replace"))
         return None if ident is None else self.node.store.read_raw(ident)
 
-    async def _upload(
-        self, codec: str, headers: dict[str, str], raw: bytes
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
+    async def _upload(self, codec: str, headers: dict[str, str],
+                      raw: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         """``POST /``: store a signed ANS-104 item (byte-exact) or a signed message, durably."""
         store = self.node.store
         msg: Message | None
@@ -252,16 +245,11 @@ class HttpApp:
 
         await trio.to_thread.run_sync(write, limiter=self._limiter)
         result = Message({"id": ids[0], "ids": list(ids)})
-        return await self._reply(
-            result,
-            None,
-            reply_codec(Message({k: v.encode("latin-1") for k, v in headers.items()})),
-            Message(),
-        )
+        return await self._reply(result, None, reply_codec(Message(
+            {k: v.encode("latin-1") for k, v in headers.items()})), Message())
 
-    async def _reply(
-        self, value: Value, hashpath: str | None, codec: str, negotiation: Message
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
+    async def _reply(self, value: Value, hashpath: str | None, codec: str,
+                     negotiation: Message) -> tuple[int, list[tuple[str, str]], bytes]:
         msg = reply_message(value)
         status = _status_of(msg)
         bundle = negotiation.get("accept-bundle") in (True, b"true")

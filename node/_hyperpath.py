@@ -101,7 +101,7 @@ def percent_decode(text: str | bytes, *, plus_is_space: bool = False) -> str:
                 continue
             hexpair = raw[i + 1 : i + 3]
             if len(hexpair) != 2 or not all(b in _HEX for b in hexpair):
-                raise PathError(f"malformed percent escape at byte {i}: {raw[i : i + 3]!r}")
+                raise PathError(f"malformed percent escape at byte {i}: {raw[i:i + 3]!r}")
             out.append(int(hexpair, 16))
             i += 3
         raw = bytes(out)

@@ -69,60 +69,34 @@ def node_message(config: NodeConfig, wallet: RsaWallet, devices: Iterable[str]) 
     public = config.public()
     public["operator"] = config.operator or wallet.address
     public["devices"] = sorted(devices)
-    return Message(
-        {
-            "address": wallet.address,
-            "node": "hyperpeer",
-            "version": meta.VERSION,
-            **{k: freeze(v) for k, v in public.items()},
-        }
-    )
+    return Message({"address": wallet.address, "node": "hyperpeer", "version": meta.VERSION,
+                    **{k: freeze(v) for k, v in public.items()}})
 
 
 @final
 class Node:
     """A running node's state (no I/O tasks of its own; ``node._server.run_node`` serves it)."""
 
-    def __init__(
-        self,
-        config: NodeConfig,
-        wallet: RsaWallet,
-        store: LmdbStore,
-        registry: Registry,
-        *,
-        publish: PublishFn | None = None,
-        services: Mapping[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, config: NodeConfig, wallet: RsaWallet, store: LmdbStore, registry: Registry,
+                 *, publish: PublishFn | None = None, services: Mapping[str, Any] | None = None) -> None:
         self.config = config
         self.wallet = wallet
         self.store = store
         self.registry = registry
         self.state = NodeState(node_message(config, wallet, registry), store.index("node-history"))
         self.limits = PathLimits(
-            max_segment_bytes=config.limits.max_segment_bytes,
-            max_segments=config.limits.max_segments,
-            max_depth=config.limits.max_subpath_depth,
-            max_path_bytes=config.limits.max_path_bytes,
+            max_segment_bytes=config.limits.max_segment_bytes, max_segments=config.limits.max_segments,
+            max_depth=config.limits.max_subpath_depth, max_path_bytes=config.limits.max_path_bytes,
         )
         self.resolver = Resolver(
-            registry=registry,
-            store=store,
-            wallet=wallet,
-            node_message=self.state.message,
-            max_depth=config.limits.max_resolve_depth,
-            publish=publish,
+            registry=registry, store=store, wallet=wallet, node_message=self.state.message,
+            max_depth=config.limits.max_resolve_depth, publish=publish,
             services={"node": self.state, **(services or {})},
         )
 
     @classmethod
-    def open(
-        cls,
-        config: NodeConfig,
-        *,
-        extra_devices: Iterable[Device] = (),
-        publish: PublishFn | None = None,
-        services: Mapping[str, Any] | None = None,
-    ) -> Node:
+    def open(cls, config: NodeConfig, *, extra_devices: Iterable[Device] = (),
+             publish: PublishFn | None = None, services: Mapping[str, Any] | None = None) -> Node:
         """Create the data directory, load or create the wallet, open the store, load devices.
 
         Raises:

@@ -103,13 +103,8 @@ class Resolver:
 
     def context(self) -> Context:
         return Context(
-            store=self.store,
-            wallet=self.wallet,
-            config=self.node_message(),
-            resolve=self.resolve,
-            clock=self.clock,
-            publish=self.publish,
-            services=self.services,
+            store=self.store, wallet=self.wallet, config=self.node_message(), resolve=self.resolve,
+            clock=self.clock, publish=self.publish, services=self.services,
         )
 
     # -- entry points --------------------------------------------------------------------------

@@ -94,11 +94,7 @@ class Index:
             return bool(txn.delete(_key(key)))
 
     def scan(
-        self,
-        prefix: str | bytes = b"",
-        *,
-        start: str | bytes | None = None,
-        limit: int | None = None,
+        self, prefix: str | bytes = b"", *, start: str | bytes | None = None, limit: int | None = None,
         reverse: bool = False,
     ) -> list[tuple[bytes, bytes]]:
         """Entries whose key starts with ``prefix``, in key order (descending with ``reverse``),
@@ -158,14 +154,8 @@ class LmdbStore:
         self.path.mkdir(parents=True, exist_ok=True)
         with _mapped():
             self._env = lmdb.open(
-                str(self.path),
-                map_size=map_size_bytes,
-                max_dbs=128,
-                sync=True,
-                metasync=True,
-                writemap=False,
-                readahead=False,
-                max_readers=256,
+                str(self.path), map_size=map_size_bytes, max_dbs=128, sync=True, metasync=True,
+                writemap=False, readahead=False, max_readers=256,
             )
             self._msg = self._env.open_db(b"msg")
             self._alias = self._env.open_db(b"alias")
@@ -262,7 +252,6 @@ class LmdbStore:
 
     def statistics(self) -> StoreStatistics:
         with _mapped(), self._env.begin() as txn:
-
             def entries(db: Any) -> int:
                 return int(txn.stat(db)["entries"])
 

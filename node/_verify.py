@@ -160,9 +160,8 @@ def add_verify_parser(sub: Any) -> None:
     )
     p.add_argument("files", nargs="+", type=Path, help="files to verify")
     p.add_argument("--vcek", type=Path, help="VCEK certificate (DER or PEM) for SNP reports")
-    p.add_argument(
-        "--certs", type=Path, action="append", default=[], help="ARK/ASK bundle or directory (repeatable)"
-    )
+    p.add_argument("--certs", type=Path, action="append", default=[],
+                   help="ARK/ASK bundle or directory (repeatable)")
     p.add_argument("--nonce", help="expected SNP report_data as hex")
     p.set_defaults(run=run_verify)
 

@@ -36,8 +36,7 @@ log = logging.getLogger("hyperpeer")
 
 def _setup_logging(level: str) -> None:
     logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        stream=sys.stderr,
+        level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
 
@@ -69,12 +68,8 @@ def _run_node(args: argparse.Namespace) -> int:
             running: Running = await nursery.start(
                 partial(run_node, config, shutdown_trigger=wait_for_signals)
             )
-            line = {
-                "event": "listening",
-                "url": running.url,
-                "port": running.port,
-                "address": running.node.wallet.address,
-            }
+            line = {"event": "listening", "url": running.url, "port": running.port,
+                    "address": running.node.wallet.address}
             sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()
 
