@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Mapping
 
     from devices._base import Device
+    from devices.core import RsaWallet
     from node._config import NodeConfig
 
 if TYPE_CHECKING:
@@ -66,10 +67,12 @@ async def run_node(
     shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
     extra_devices: Iterable[Device] = (),
     services: Mapping[str, Any] | None = None,
+    wallet: RsaWallet | None = None,
     task_status: TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Open the node (data dir, wallet, store, devices) and serve HTTP until shut down.
 
+    ``wallet`` overrides the configured wallet file (tests, several peers in one process).
     Reports a ``Running`` (with the bound port, useful with ``http.port = 0``) through
     ``task_status.started`` once the listener accepts connections.
 
@@ -83,7 +86,7 @@ async def run_node(
         StoreError: the store cannot be opened.
         OSError: the address cannot be bound.
     """
-    node = Node.open(config, extra_devices=extra_devices, services=services)
+    node = Node.open(config, extra_devices=extra_devices, services=services, wallet=wallet)
     try:
         app: Any = cast("Any", HttpApp(node))
         hc = _hypercorn_config(config)
