@@ -111,6 +111,8 @@ async def handle_websocket(
         await conn.run(receive)
     except* trio.TooSlowError:
         log.info("websocket subscriber stuck for %.1f s; dropping the connection", cfg.send_timeout_s)
+    except* Exception:  # the connection's task boundary: log, never take the server down
+        log.exception("websocket subscription connection failed")
 
 
 @final

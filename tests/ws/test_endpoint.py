@@ -218,3 +218,20 @@ async def test_other_paths_are_rejected() -> None:
                 await stream.send_all(request.encode())
                 head = await stream.receive_some(4096)
     assert head.startswith(b"HTTP/1.1 403"), head[:40]
+
+
+async def test_a_failing_history_source_is_an_error_frame_not_a_dead_connection() -> None:
+    async def broken(kind, process, from_slot):
+        raise RuntimeError("disk on fire")
+        yield  # pragma: no cover
+
+    with trio.fail_after(30):
+        async with served() as srv:
+            srv.store.history = broken  # type: ignore[method-assign]
+            async with open_websocket_url(srv.url) as ws:
+                await subscribe(ws, "h", process=PID, **{"from": 0})
+                reply = await frame(ws)
+                assert reply == {"type": "error", "error": "history unavailable (RuntimeError)", "sub": "h"}
+                await subscribe(ws, "h", process=PID)  # the id is free and the connection usable
+                srv.hub.publish(EVENTS[0])
+                assert verified(await frame(ws)) == 0
