@@ -48,6 +48,8 @@ from typing import Any, final
 
 import trio
 
+from devices.core import CoreError
+
 from ._events import EventHub, Filter
 from ._evmsg import KIND_NAMES, closed_frame, error_frame, event_frame, subscribed_frame
 from ._feed import Feed, History
@@ -255,7 +257,12 @@ class _Connection:
             except Exception as exc:
                 log.warning("history source failed for subscription %r", sub_id, exc_info=True)
                 return error_frame(f"history unavailable ({type(exc).__name__})", sub_id)
-            await self.send_text(event_frame(sub_id, event))
+            try:
+                text = event_frame(sub_id, event)
+            except CoreError as exc:  # an envelope json@1.0 cannot hold: say so, keep going
+                log.warning("event %s/%s cannot be encoded: %s", event.process, event.slot, exc)
+                text = error_frame(f"event at slot {event.slot} cannot be encoded: {exc}", sub_id)
+            await self.send_text(text)
 
 
 def _text(request: dict[str, Any], key: str, limit: int, *, required: bool = False) -> str | None:

@@ -235,3 +235,19 @@ async def test_a_failing_history_source_is_an_error_frame_not_a_dead_connection(
                 await subscribe(ws, "h", process=PID)  # the id is free and the connection usable
                 srv.hub.publish(EVENTS[0])
                 assert verified(await frame(ws)) == 0
+
+
+async def test_an_event_json_cannot_hold_is_reported_and_the_stream_goes_on() -> None:
+    from devices.core import Message
+    from node._evmsg import Event
+
+    bad = Event("result", PID, 0, Message({"x": float("nan")}))
+    with trio.fail_after(30):
+        async with served() as srv, open_websocket_url(srv.url) as ws:
+            await subscribe(ws, process=PID)
+            srv.hub.publish(bad)
+            srv.hub.publish(EVENTS[1])
+            reply = await frame(ws)
+            assert reply["type"] == "error"
+            assert "event at slot 0 cannot be encoded" in reply["error"]
+            assert verified(await frame(ws)) == 1
