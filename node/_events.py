@@ -197,6 +197,10 @@ class EventHub:
         self._delivered += count
         return count
 
+    def has_subscribers(self, kind: str, process: str | None) -> bool:
+        """Whether any live subscription would receive a ``kind`` event of ``process``."""
+        return bool(self._index.get((kind, process)))
+
     def close(self, reason: str = "node shutting down") -> None:
         """Cut every subscription off with ``reason``; later subscribes fail."""
         self._closed = reason

@@ -77,11 +77,13 @@ class HttpApp:
     """The ASGI application of a node."""
 
     def __init__(self, node: Node, *, upload_limiter: trio.CapacityLimiter | None = None,
-                 on_item: Callable[[DataItem, bytes], None] | None = None) -> None:
+                 on_item: Callable[[DataItem, bytes], None] | None = None,
+                 websocket: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None) -> None:
         self.node = node
         self.limits = node.config.limits
         self._limiter = upload_limiter or trio.CapacityLimiter(4)
         self._on_item = on_item
+        self._websocket = websocket
         self.started = trio.Event()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -89,6 +91,11 @@ class HttpApp:
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
             await self._http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            if self._websocket is not None:
+                await self._websocket(scope, receive, send)
+            else:  # no subscriptions on this node: refuse the handshake
+                await send({"type": "websocket.close", "code": 1008})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -54,7 +54,7 @@ def _hypercorn_config(config: NodeConfig) -> HypercornConfig:
     return hc
 
 
-def _compose_app(node: Node) -> Any:
+def _compose_app(node: Node, websocket: Any = None) -> Any:
     """The node's ASGI app, with the gateway API in front of it when ``gateway.serve`` is on:
     items uploaded through either door are indexed for GraphQL and served by ``/raw/{id}``, and
     ids missing locally are fetched from ``gateway.urls`` (verified, then cached)."""
@@ -66,14 +66,14 @@ def _compose_app(node: Node) -> Any:
     if loader is not None:
         node.add_service("remote-loader", loader)
     if index is None:
-        return HttpApp(node)
+        return HttpApp(node, websocket=websocket)
 
     def on_item(item: DataItem, raw: bytes) -> None:
         if item.id not in index:
             index.add(record_from_item(item, raw_size=len(raw)))
 
     store = node.store
-    http = HttpApp(node, on_item=on_item)
+    http = HttpApp(node, on_item=on_item, websocket=websocket)
     gateway = GatewayApp(
         index,
         read_raw=store.read_raw,
@@ -147,13 +147,25 @@ async def run_node(
     """
     node = Node.open(config, extra_devices=extra_devices, services=services, wallet=wallet)
     try:
-        app: Any = cast("Any", _compose_app(node))
+        from node._live import Subscriptions
+
+        subs = Subscriptions.for_node(node)
+        app: Any = cast("Any", _compose_app(node, subs.handler))
         hc = _hypercorn_config(config)
         trigger = shutdown_trigger or trio.sleep_forever
+
+        async def stop_trigger() -> None:
+            await trigger()
+            subs.hub.close("node shutting down")  # every subscriber gets a closed frame
+
         async with trio.open_nursery() as nursery:
-            binds: list[str] = await nursery.start(
-                lambda task_status: serve(app, hc, shutdown_trigger=trigger, task_status=task_status)
-            )
+            await nursery.start(subs.live.run)  # event pump and eager compute
+
+            async def serve_then_stop(task_status: TaskStatus[list[str]]) -> None:
+                await serve(app, hc, shutdown_trigger=stop_trigger, task_status=task_status)
+                nursery.cancel_scope.cancel()  # the server is done: stop the background tasks too
+
+            binds: list[str] = await nursery.start(serve_then_stop)
             url = binds[0]
             port = int(url.rsplit(":", 1)[1])
             log.info("listening on %s", url)
