@@ -278,6 +278,9 @@ async def compute(
                         snaps.append((at, await _snapshot(ctx, state, exec_dev)))
         finally:
             await trio.to_thread.run_sync(cache.write, pid, results, snaps)
+            if ctx.publish is not None:  # live subscribers (never blocks)
+                for done_slot, result in results:
+                    await ctx.publish("result", Message(process=pid, slot=done_slot, body=result))
         if live is None or slot >= live[0]:
             cache.set_live(pid, slot, state)
         return state

@@ -88,6 +88,8 @@ class Node:
         self.store = store
         self.registry = registry
         self.state = NodeState(node_message(config, wallet, registry), store.index("node-history"))
+        # One dict shared with the resolver, so services added after start-up are seen by devices.
+        self.services: dict[str, Any] = {"node": self.state, **(services or {})}
         self.limits = PathLimits(
             max_segment_bytes=config.limits.max_segment_bytes, max_segments=config.limits.max_segments,
             max_depth=config.limits.max_subpath_depth, max_path_bytes=config.limits.max_path_bytes,
@@ -95,7 +97,7 @@ class Node:
         self.resolver = Resolver(
             registry=registry, store=store, wallet=wallet, node_message=self.state.message,
             max_depth=config.limits.max_resolve_depth, publish=publish,
-            services={"node": self.state, **(services or {})},
+            services=self.services,
         )
 
     @classmethod
@@ -136,6 +138,10 @@ class Node:
             services = {**execution.services, **(services or {})}
         log.info("node %s: %d devices, store %s", wallet.address, len(list(registry)), config.store_dir)
         return cls(config, wallet, store, registry, publish=publish, services=services, execution=execution)
+
+    def add_service(self, name: str, service: Any) -> None:
+        """Offer ``service`` to devices as ``ctx.service(name)`` (before serving requests)."""
+        self.services[name] = service
 
     def close(self) -> None:
         self.store.close()

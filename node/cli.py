@@ -26,6 +26,7 @@ import trio
 from node._config import load_config
 from node._errors import NodeError
 from node._server import Running, run_node, wait_for_signals
+from node._subscribe_cli import add_subscribe_parser
 from node._verify import add_verify_parser
 
 if TYPE_CHECKING:
@@ -80,7 +81,11 @@ def _run_node(args: argparse.Namespace) -> int:
 
 
 # name -> function adding the subparser (it sets ``run`` to a callable taking the parsed args).
-SUBCOMMANDS: dict[str, Callable[[Any], None]] = {"node": _add_node, "verify": add_verify_parser}
+SUBCOMMANDS: dict[str, Callable[[Any], None]] = {
+    "node": _add_node,
+    "verify": add_verify_parser,
+    "subscribe": add_subscribe_parser,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -105,6 +105,11 @@ class Scheduler:
         self._stopped = False
         self._batches = 0
         self._committed = 0
+        self._listeners: list[Callable[[list[Assignment]], None]] = []
+
+    def add_listener(self, listener: Callable[[list[Assignment]], None]) -> None:
+        """Call ``listener(assignments)`` after each batch is durable (it must not block)."""
+        self._listeners.append(listener)
 
     @classmethod
     def for_wallet(cls, log_: AssignmentLog, wallet: RsaWallet, **options: Any) -> Scheduler:
@@ -159,6 +164,12 @@ class Scheduler:
         for p, a in zip(batch, built, strict=True):
             p.result = a
             p.done.set()
+        committed = [a for a in built if a is not None]
+        for listener in self._listeners:
+            try:
+                listener(committed)
+            except Exception:  # a listener's fault never fails an acknowledged batch
+                log.exception("assignment listener failed")
         self._batches += 1
         self._committed += sum(1 for a in built if a is not None)
         self._changed.set()
