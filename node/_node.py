@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, final
 
-from devices import message, meta
+from devices import message, meta, snp, snp_sim
 from devices._registry import Registry
 from devices.core import Message, RsaWallet, freeze
 from node._errors import ConfigError
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 BUILTIN_DEVICES: Mapping[str, Callable[[], Device]] = {
     "message@1.0": lambda: message.DEVICE,
     "meta@1.0": lambda: meta.DEVICE,
+    "snp@1.0": lambda: snp.DEVICE,
+    "snp-sim@1.0": lambda: snp_sim.DEVICE,
 }
 
 
@@ -91,7 +93,7 @@ class Node:
         self.resolver = Resolver(
             registry=registry, store=store, wallet=wallet, node_message=self.state.message,
             max_depth=config.limits.max_resolve_depth, publish=publish,
-            services={"node": self.state, **(services or {})},
+            services={"node": self.state, "data-dir": config.data_dir, **(services or {})},
         )
 
     @classmethod
