@@ -18,7 +18,7 @@ from devices.core import (
 )
 from tests.core.strategies import json_messages, messages
 
-FAST = settings(max_examples=150, derandomize=True, deadline=None)
+FAST = settings(max_examples=100, derandomize=True, deadline=None)
 
 
 def _has_empty_map(value: object) -> bool:
