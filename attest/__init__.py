@@ -40,6 +40,7 @@ Errors::
 
 from __future__ import annotations
 
+from ._aocore import MESSAGE_KIND as MESSAGE_KIND
 from ._aocore import attestation_message as attestation_message
 from ._aocore import is_attestation_message as is_attestation_message
 from ._aocore import statement_from_message as statement_from_message
@@ -120,6 +121,7 @@ __all__ = [
     "AMD_ARK_SHA256",
     "AMD_ASK_SHA256",
     "COMMITTED_PARAMETERS",
+    "MESSAGE_KIND",
     "OVMF_AMDSEV_2023",
     "SIM_CHIP_MARKER",
     "SIM_DEVICE",
