@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 DEVICES = ["message@1.0", "meta@1.0", "snp@1.0", "snp-sim@1.0"]
-JSON_IN_OUT = [("codec-device", "json@1.0"), ("accept-codec", "json@1.0")]
+JSON_IN_OUT: list[tuple[str, str | bytes]] = [("codec-device", "json@1.0"), ("accept-codec", "json@1.0")]
 
 
 @contextlib.asynccontextmanager
@@ -48,8 +48,9 @@ async def snp_node(
         },
     )
     async with trio.open_nursery() as nursery:
-        running: Running = await nursery.start(lambda task_status: run_node(
-            config, services=services, task_status=task_status))
+        running: Running = await nursery.start(
+            lambda task_status: run_node(config, services=services, task_status=task_status)
+        )
         yield running
         nursery.cancel_scope.cancel()
 

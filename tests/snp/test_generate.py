@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+import pytest
 
 from attest import (
     ConfigfsTsmProvider,
@@ -17,9 +20,10 @@ from devices.core import b64u_decode, json_decode, message_id, verify
 from tests.snp._helpers import get_json, snp_node
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from node._server import Running
+
+DEFAULT_CONFIGFS = "/sys/kernel/config/tsm/report"
+ON_SNP = Path(DEFAULT_CONFIGFS).is_dir() or Path("/dev/sev-guest").exists()
 
 
 def _node_binding(running: Running) -> bytes:
@@ -38,11 +42,10 @@ async def test_generate_without_snp_names_the_missing_interfaces(
     assert f"no {tmp_path / 'no-sev-guest'}" in error
 
 
+@pytest.mark.skipif(ON_SNP, reason="an SEV-SNP guest: generate would really run")
 async def test_generate_on_this_machine_default_paths(tmp_path: Path, wallet_jwk: dict[str, str]) -> None:
     """With the real default paths: this machine has no SEV-SNP, so 503 naming both interfaces."""
-    overrides = {"snp.configfs_path": "/sys/kernel/config/tsm/report", "snp.sev_guest_path": "/dev/sev-guest"}
-    if os.path.isdir(overrides["snp.configfs_path"]) or os.path.exists("/dev/sev-guest"):
-        return  # an SNP guest: generate would really run; the fake-tree tests cover the format
+    overrides = {"snp.configfs_path": DEFAULT_CONFIGFS, "snp.sev_guest_path": "/dev/sev-guest"}
     async with snp_node(tmp_path, wallet_jwk, overrides) as running:
         resp = await get_json(running.port, "/~snp@1.0/generate")
     assert resp.status == 503

@@ -7,6 +7,7 @@ import shutil
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from attest import (
     SimulatedChain,
@@ -15,7 +16,6 @@ from attest import (
     load_certificates,
     report_data_binding,
 )
-from cryptography.hazmat.primitives.serialization import Encoding
 from devices.core import RsaWallet, b64u_encode, commit, json_decode, json_encode, message_id
 from tests.conftest import vector_path
 from tests.node._client import request
@@ -132,8 +132,13 @@ async def test_raw_report_body_with_the_cache_dir(tmp_path: Path, wallet_jwk: di
     for name in ("virtee-ark-milan.pem", "virtee-ask-milan.pem", "virtee-vcek_milan.der"):
         shutil.copy(snp(name), cache / name)
     async with snp_node(tmp_path, wallet_jwk, ANY_VMPL) as running:
-        resp = await request(running.port, "POST", "/~snp@1.0/verify",
-                             headers=[("accept-codec", "json@1.0")], body=v1_report().raw)
+        resp = await request(
+            running.port,
+            "POST",
+            "/~snp@1.0/verify",
+            headers=[("accept-codec", "json@1.0")],
+            body=v1_report().raw,
+        )
     assert resp.status == 200, resp.body
     assert resp.json()["hardware"] is True
     assert resp.json()["chip-id"] == expected("V1")["chip_id_hex"]
@@ -203,9 +208,11 @@ async def test_a_genuine_report_with_another_nodes_nonce(tmp_path: Path, wallet_
         node = running.node
         node_id = message_id(node.state.message(), "none")
         nonce = report_data_binding(node.wallet.address, node_id)
-        replay = v2_evidence(nonce=b64u_encode(nonce), address=node.wallet.address, **{"node-message-id": node_id})
+        bound = {"nonce": b64u_encode(nonce), "address": node.wallet.address, "node-message-id": node_id}
+        replay = v2_evidence(**bound)
         resp = await post_evidence(running.port, "snp@1.0", replay)
-        admissible = json.loads(vector_path("hyperbeam-test-data", "admissible-report-eterm.json").read_text())
+        v5 = vector_path("hyperbeam-test-data", "admissible-report-eterm.json")
+        admissible = json.loads(v5.read_text())
         unbound = {k: admissible[k] for k in ("report", "nonce", "address")}
         resp5 = await post_evidence(running.port, "snp@1.0", unbound)
     for answer in (resp, resp5):
@@ -296,9 +303,14 @@ async def test_simulated_policy_checks_still_apply(
         binding = report_data_binding(running.node.wallet.address, node_id)
         raw = SimulatedSnpProvider(sim_chain, policy=0x30000 | (1 << 19)).get_report(binding).raw
         certs = {k: b64u_encode(v) for k, v in sim_chain.certs().items()}
-        evidence = {"report": SnpReport.from_bytes(raw).to_json(), "nonce": b64u_encode(binding),
-                    "address": running.node.wallet.address, "node-message-id": node_id,
-                    "snp-mode": "simulated", "certs": certs}
+        evidence = {
+            "report": SnpReport.from_bytes(raw).to_json(),
+            "nonce": b64u_encode(binding),
+            "address": running.node.wallet.address,
+            "node-message-id": node_id,
+            "snp-mode": "simulated",
+            "certs": certs,
+        }
         resp = await post_evidence(running.port, "snp-sim@1.0", evidence)
     assert resp.status == 403, resp.body
     assert resp.json()["check"] == "debug"
