@@ -9,8 +9,10 @@ Keys:
 * ``generate`` — assumes ``[snp] provider = "simulated"`` (otherwise 503: simulation is opt-in).
   Produces the same message as ``snp@1.0/generate`` (REPORT_DATA bound to the node's address and
   node-message id) plus ``snp-mode: simulated`` and ``certs`` (the simulated ARK, ASK and VCEK),
-  committed by the node wallet, under ``device: snp-sim@1.0``. The chain is the ``"snp-sim-chain"``
-  service, or one generated on first use and kept for the device's lifetime. No side effects.
+  committed by the node wallet, under ``device: snp-sim@1.0``. Its MEASUREMENT is the launch digest
+  of ``[snp] local_hashes`` when set (so measurement checks run as on hardware), else zeros. The
+  chain is the ``"snp-sim-chain"`` service, or one generated on first use and kept for the
+  device's lifetime. No side effects.
 * ``verify`` — assumes a posted evidence message, as ``snp@1.0/verify``. When the boot message's
   ``[trust] require_hardware`` is on, it refuses (``status: 403``, ``check: hardware``). Otherwise it
   accepts roots that declare themselves simulated — this device's own and those carried in the
@@ -25,10 +27,19 @@ from typing import TYPE_CHECKING, final
 
 import trio
 
+from attest import (
+    AttestError,
+    LaunchParameters,
+    SimulatedChain,
+    SimulatedSnpProvider,
+    VerifierPolicy,
+    fingerprint,
+    is_simulated_cert,
+    launch_digest,
+)
 from attest import CertPool as _CertPool
-from attest import SimulatedChain, SimulatedSnpProvider, VerifierPolicy, fingerprint, is_simulated_cert
 from devices._base import Context, DeviceInfo
-from devices._errors import KeyNotFound, Unavailable
+from devices._errors import DeviceError, KeyNotFound, Unavailable
 from devices._snp import SnpSettings, VerifyInput, generate_message, verify_answer
 from devices.core import CoreError, b64u_decode
 
@@ -48,6 +59,16 @@ def _carried_sim_roots(req: Message) -> set[str]:
     except (CoreError, ValueError):
         return set()
     return {fingerprint(c) for c in pool.certs if c.subject == c.issuer and is_simulated_cert(c)}
+
+
+def _measurement(settings: SnpSettings) -> bytes:
+    """The launch digest of ``[snp] local_hashes`` (what real hardware would measure), else zeros."""
+    if settings.local_hashes is None:
+        return bytes(48)
+    try:
+        return launch_digest(LaunchParameters.from_local_hashes(settings.local_hashes))
+    except AttestError as exc:
+        raise DeviceError(f"[snp] local_hashes: {exc}") from exc
 
 
 @final
@@ -78,7 +99,7 @@ class SnpSimDevice:
             if settings.provider != "simulated":
                 raise Unavailable('simulated SNP evidence is disabled (set [snp] provider = "simulated")')
             chain = await trio.to_thread.run_sync(self._own_chain, ctx)
-            provider = SimulatedSnpProvider(chain)
+            provider = SimulatedSnpProvider(chain, measurement=_measurement(settings))
             return await generate_message(ctx, provider, settings, device=DEVICE_ID)
         if key == "verify":
             base_policy = settings.policy(require_hardware=settings.require_hardware)

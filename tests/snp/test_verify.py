@@ -314,3 +314,25 @@ async def test_simulated_policy_checks_still_apply(
         resp = await post_evidence(running.port, "snp-sim@1.0", evidence)
     assert resp.status == 403, resp.body
     assert resp.json()["check"] == "debug"
+
+
+async def test_simulated_launch_measurement(tmp_path: Path, wallet_jwk: dict[str, str]) -> None:
+    """With ``[snp] local_hashes`` the simulated MEASUREMENT is their launch digest (vector V6), the
+    message carries them, and trusted-measurement policy applies as on hardware."""
+    cases = json.loads(snp("launch-digest-vectors.json").read_text())["cases"]
+    v6 = next(c for c in cases if c["vector"] == "V6")
+    local = [f"{k}={v}" for k, v in v6["inputs"].items()]
+    digest = v6["expected_measurement_hex"]
+    overrides = {"snp.provider": "simulated", "snp.local_hashes": local, "snp.trusted_measurements": [digest]}
+    async with snp_node(tmp_path, wallet_jwk, overrides) as running:
+        evidence = await _sim_evidence(running)
+        good = await post_evidence(running.port, "snp-sim@1.0", evidence)
+    other = {"snp.trusted_measurements": ["11" * 48]}
+    async with snp_node(tmp_path, wallet_jwk, other, name="strict") as strict:
+        refused = await post_evidence(strict.port, "snp-sim@1.0", evidence)
+    assert evidence["local-hashes"]["vcpus"] == v6["inputs"]["vcpus"]
+    assert good.status == 200, good.body
+    assert good.json()["measurement"] == digest
+    assert good.json()["hardware"] is False
+    assert refused.status == 403
+    assert refused.json()["check"] == "measurement"
