@@ -7,6 +7,7 @@ Injected services (``Context.services``; tests use them, production needs none):
 * ``"snp-fetch"`` — ``fetch(url) -> bytes`` for the AMD key server (used only when
   ``[snp] kds_fetch`` is on; without it the node uses ``attest.http_fetch``);
 * ``"snp-sim-chain"`` — the ``attest.SimulatedChain`` ``snp-sim@1.0`` signs with;
+* ``"snp-clock"`` — ``() -> datetime`` for certificate validity (default: ``Context.clock``);
 * ``"data-dir"`` — the node's data directory (the default VCEK cache is ``<data-dir>/snp``).
 """
 
@@ -127,7 +128,9 @@ def evidence_id(report: SnpReport) -> str:
 
 
 def now_of(ctx: Context) -> datetime:
-    return datetime.fromtimestamp(ctx.clock(), UTC)
+    """The time certificates are checked at: the ``"snp-clock"`` service, else the node's clock."""
+    injected: Callable[[], datetime] | None = ctx.services.get("snp-clock")
+    return injected() if injected is not None else datetime.fromtimestamp(ctx.clock(), UTC)
 
 
 def fetcher(ctx: Context, settings: SnpSettings) -> Callable[[str], bytes] | None:

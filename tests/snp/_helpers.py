@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
 
 ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+"""Inside the validity of the vector VCEKs (V1: 2023-2030, V2: 2024-2031)."""
 DEVICES = ["message@1.0", "meta@1.0", "snp@1.0", "snp-sim@1.0"]
 JSON_IN_OUT: list[tuple[str, str | bytes]] = [("codec-device", "json@1.0"), ("accept-codec", "json@1.0")]
 
@@ -31,7 +34,8 @@ async def snp_node(
     *,
     name: str = "data",
 ) -> AsyncIterator[Running]:
-    """A node whose SNP interfaces point into ``tmp_path`` (so none exists unless a test makes it)."""
+    """A node whose SNP interfaces point into ``tmp_path`` (so none exists unless a test makes it)
+    and whose certificate clock is ``NOW``."""
     data_dir = tmp_path / name
     data_dir.mkdir(exist_ok=True)
     wallet_file = data_dir / "wallet.json"
@@ -47,9 +51,10 @@ async def snp_node(
             **(overrides or {}),
         },
     )
+    given = {"snp-clock": lambda: NOW, **(services or {})}
     async with trio.open_nursery() as nursery:
         running: Running = await nursery.start(
-            lambda task_status: run_node(config, services=services, task_status=task_status)
+            lambda task_status: run_node(config, services=given, task_status=task_status)
         )
         yield running
         nursery.cancel_scope.cancel()

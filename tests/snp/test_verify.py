@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -336,3 +337,11 @@ async def test_simulated_launch_measurement(tmp_path: Path, wallet_jwk: dict[str
     assert good.json()["hardware"] is False
     assert refused.status == 403
     assert refused.json()["check"] == "measurement"
+
+
+async def test_certificates_are_checked_at_the_node_clock(tmp_path: Path, wallet_jwk: dict[str, str]) -> None:
+    later = datetime(2035, 1, 1, tzinfo=UTC)  # after the V2 VCEK's notAfter
+    async with snp_node(tmp_path, wallet_jwk, services={"snp-clock": lambda: later}) as running:
+        resp = await post_evidence(running.port, "snp@1.0", v2_evidence())
+    assert resp.status == 403, resp.body
+    assert resp.json()["check"] == "validity"
