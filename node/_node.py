@@ -86,6 +86,9 @@ class Node:
         self.store = store
         self.registry = registry
         self.state = NodeState(node_message(config, wallet, registry), store.index("node-history"))
+        # One dict shared with the resolver, so services added after start-up are seen by devices.
+        self.services: dict[str, Any] = {"node": self.state, "data-dir": config.data_dir,
+                                         **(services or {})}
         self.limits = PathLimits(
             max_segment_bytes=config.limits.max_segment_bytes, max_segments=config.limits.max_segments,
             max_depth=config.limits.max_subpath_depth, max_path_bytes=config.limits.max_path_bytes,
@@ -93,13 +96,15 @@ class Node:
         self.resolver = Resolver(
             registry=registry, store=store, wallet=wallet, node_message=self.state.message,
             max_depth=config.limits.max_resolve_depth, publish=publish,
-            services={"node": self.state, "data-dir": config.data_dir, **(services or {})},
+            services=self.services,
         )
 
     @classmethod
     def open(cls, config: NodeConfig, *, extra_devices: Iterable[Device] = (),
-             publish: PublishFn | None = None, services: Mapping[str, Any] | None = None) -> Node:
-        """Create the data directory, load or create the wallet, open the store, load devices.
+             publish: PublishFn | None = None, services: Mapping[str, Any] | None = None,
+             wallet: RsaWallet | None = None) -> Node:
+        """Create the data directory, load or create the wallet (unless one is given), open the
+        store, load devices.
 
         Raises:
             ConfigError: an unknown device name or an unusable wallet.
@@ -116,13 +121,18 @@ class Node:
         for name, device in extra.items():
             if name not in registry:
                 registry.add(device)
-        try:
-            wallet = RsaWallet.load_or_create(config.wallet_file)
-        except KeyMaterialError as exc:
-            raise ConfigError(f"wallet {config.wallet_file}: {exc.reason}") from exc
+        if wallet is None:
+            try:
+                wallet = RsaWallet.load_or_create(config.wallet_file)
+            except KeyMaterialError as exc:
+                raise ConfigError(f"wallet {config.wallet_file}: {exc.reason}") from exc
         store = LmdbStore(config.store_dir, map_size_bytes=config.store.map_size_bytes)
         log.info("node %s: %d devices, store %s", wallet.address, len(list(registry)), config.store_dir)
         return cls(config, wallet, store, registry, publish=publish, services=services)
+
+    def add_service(self, name: str, service: Any) -> None:
+        """Offer ``service`` to devices as ``ctx.service(name)`` (before serving requests)."""
+        self.services[name] = service
 
     def close(self) -> None:
         self.store.close()
