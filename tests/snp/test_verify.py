@@ -20,7 +20,7 @@ from attest import (
 from devices.core import RsaWallet, b64u_encode, commit, json_decode, json_encode, message_id
 from tests.conftest import vector_path
 from tests.node._client import request
-from tests.snp._helpers import get_json, post_evidence, snp_node
+from tests.snp._helpers import JSON_IN_OUT, get_json, post_evidence, snp_node
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -345,3 +345,28 @@ async def test_certificates_are_checked_at_the_node_clock(tmp_path: Path, wallet
         resp = await post_evidence(running.port, "snp@1.0", v2_evidence())
     assert resp.status == 403, resp.body
     assert resp.json()["check"] == "validity"
+
+
+async def test_signed_evidence_posted_as_the_request(tmp_path: Path, wallet_jwk: dict[str, str]) -> None:
+    """HyperBEAM's form: the signed evidence message is the request itself (the edge verifies it)."""
+    async with snp_node(tmp_path, wallet_jwk, {"snp.provider": "simulated"}) as running:
+        evidence = await _sim_evidence(running)
+        resp = await request(
+            running.port,
+            "POST",
+            "/~snp-sim@1.0/verify",
+            headers=JSON_IN_OUT,
+            body=json.dumps(evidence).encode(),
+        )
+        evidence["nonce"] = b64u_encode(bytes(64))
+        tampered = await request(
+            running.port,
+            "POST",
+            "/~snp-sim@1.0/verify",
+            headers=JSON_IN_OUT,
+            body=json.dumps(evidence).encode(),
+        )
+    assert resp.status == 200, resp.body
+    assert resp.json()["valid"] is True
+    assert resp.json()["hardware"] is False
+    assert tampered.status == 400  # the edge refuses a request whose commitment does not verify
