@@ -242,7 +242,7 @@ class VerifyInput:
             )
             hex_data = msg.get_text("report-data")
             expected = bytes.fromhex(hex_data) if hex_data else None
-        except (EvidenceMalformed, ValueError) as exc:
+        except (EvidenceMalformed, CoreError, ValueError) as exc:
             raise BadRequest(f"malformed evidence: {exc}") from exc
         return cls(fields=fields, report=report, node_message_id=node_id, expected=expected)
 
@@ -292,9 +292,11 @@ def verify_input(
     Raises:
         EvidenceMalformed, VcekUnavailable, EvidenceInvalid: as ``attest.verify_snp``.
     """
-    pool = _cert_pool(settings, given.fields.pop("certs", None))
+    pool = _cert_pool(settings, given.fields.get("certs"))
+    fields = {k: v for k, v in given.fields.items() if k != "certs"}  # already in the pool
     product = given.report.product_hint() or Product.MILAN
-    pool = _ensure_chain(pool, product, settings, fetch)
+    if fields.get("snp-mode") != "simulated":  # no key server serves a simulated chain
+        pool = _ensure_chain(pool, product, settings, fetch)
     sources: list[VcekSource] = []
     cache = VcekCache(settings.cache_dir) if settings.cache_dir is not None else None
     if cache is not None:
@@ -302,9 +304,9 @@ def verify_input(
     if fetch is not None:
         sources.append(KdsClient(fetch, cache, base=settings.kds_base_url))
     vcek = FirstVcek(pool, *sources)
-    if "nonce" in given.fields:
+    if "nonce" in fields:
         return attest.verify_snp_message(
-            given.fields, node_message_id=given.node_message_id, policy=policy, vcek=vcek, certs=pool, now=now
+            fields, node_message_id=given.node_message_id, policy=policy, vcek=vcek, certs=pool, now=now
         )
     return attest.verify_snp(
         given.report, expected_report_data=given.expected, policy=policy, vcek=vcek, certs=pool, now=now
