@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, final
 
-from devices import message, meta
+from devices import message, meta, snp, snp_sim
 from devices._registry import Registry
 from devices.core import Message, RsaWallet, freeze
 from node._errors import ConfigError
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 BUILTIN_DEVICES: Mapping[str, Callable[[], Device]] = {
     "message@1.0": lambda: message.DEVICE,
     "meta@1.0": lambda: meta.DEVICE,
+    "snp@1.0": lambda: snp.DEVICE,
+    "snp-sim@1.0": lambda: snp_sim.DEVICE,
 }
 
 
@@ -85,7 +87,8 @@ class Node:
         self.registry = registry
         self.state = NodeState(node_message(config, wallet, registry), store.index("node-history"))
         # One dict shared with the resolver, so services added after start-up are seen by devices.
-        self.services: dict[str, Any] = {"node": self.state, **(services or {})}
+        self.services: dict[str, Any] = {"node": self.state, "data-dir": config.data_dir,
+                                         **(services or {})}
         self.limits = PathLimits(
             max_segment_bytes=config.limits.max_segment_bytes, max_segments=config.limits.max_segments,
             max_depth=config.limits.max_subpath_depth, max_path_bytes=config.limits.max_path_bytes,
