@@ -1,0 +1,42 @@
+"""The ``results`` service interface devices use, and a slot that forwards to ``Peering`` once it runs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, final
+
+from devices.core import message_id
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from devices.core import Message
+    from node.peering._service import Converged, Peering
+
+
+class ResultsService(Protocol):
+    async def lookup(self, process: str, slot: int) -> Converged | None: ...
+
+    async def announce(
+        self, process: str, slot: int, result: Message, hashpath: str, device_stack: Sequence[str]
+    ) -> str: ...
+
+
+@final
+class ResultsSlot:
+    """``ResultsService`` that is inert until ``bind(peering)`` (and again after ``bind(None)``)."""
+
+    def __init__(self) -> None:
+        self.peering: Peering | None = None
+
+    def bind(self, peering: Peering | None) -> None:
+        self.peering = peering
+
+    async def lookup(self, process: str, slot: int) -> Converged | None:
+        return None if self.peering is None else await self.peering.lookup(process, slot)
+
+    async def announce(
+        self, process: str, slot: int, result: Message, hashpath: str, device_stack: Sequence[str]
+    ) -> str:
+        if self.peering is None:
+            return message_id(result)
+        return await self.peering.announce(process, slot, result, hashpath, device_stack)
