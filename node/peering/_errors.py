@@ -1,9 +1,9 @@
 """Errors of the peering service (part of the node's ``NodeError`` tree)::
 
-    NodeError
-    └── PeeringError
-        ├── ItemRejected    a gossiped or fetched item is malformed, forged or does not verify
-        └── ItemIgnored     a well-formed item this node does not take (wrong kind)
+NodeError
+└── PeeringError
+    ├── ItemRejected    a gossiped or fetched item is malformed, forged or does not verify
+    └── ItemIgnored     a well-formed item this node does not take (wrong kind)
 """
 
 from __future__ import annotations

@@ -40,17 +40,29 @@ class Record:
 
     def encode(self) -> bytes:
         return cbor2.dumps(
-            {"result": self.result, "hashpath": self.hashpath, "hardware": self.hardware,
-             "origin": self.origin, "item": self.item},
+            {
+                "result": self.result,
+                "hashpath": self.hashpath,
+                "hardware": self.hardware,
+                "origin": self.origin,
+                "item": self.item,
+            },
             canonical=True,
         )
 
     @classmethod
     def decode(cls, process: str, slot: int, attester: str, blob: bytes) -> Record:
         obj: Any = cbor2.loads(blob)
-        return cls(process=process, slot=slot, attester=attester, result=obj["result"],
-                   hashpath=obj["hashpath"], hardware=bool(obj["hardware"]), origin=obj["origin"],
-                   item=obj["item"])
+        return cls(
+            process=process,
+            slot=slot,
+            attester=attester,
+            result=obj["result"],
+            hashpath=obj["hashpath"],
+            hardware=bool(obj["hardware"]),
+            origin=obj["origin"],
+            item=obj["item"],
+        )
 
 
 def _prefix(process: str, slot: int) -> bytes:
@@ -91,6 +103,6 @@ class AttestationIndex:
     def records(self, process: str, slot: int) -> list[Record]:
         prefix = _prefix(process, slot)
         return [
-            Record.decode(process, slot, key[len(prefix):].decode(), value)
+            Record.decode(process, slot, key[len(prefix) :].decode(), value)
             for key, value in self._att.scan(prefix)
         ]

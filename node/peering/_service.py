@@ -63,11 +63,12 @@ from p2p import (
 )
 
 if TYPE_CHECKING:
+    from trio_typing import TaskStatus
+
     from attest import Evidence
     from devices.core import RsaWallet
     from node._store import LmdbStore
     from p2p import P2P
-    from trio_typing import TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +114,17 @@ class Peering:
     """
 
     def __init__(
-        self, p2p: P2P, store: LmdbStore, wallet: RsaWallet, trust: TrustPolicy, *,
-        evidence: Evidence | None = None, evidence_policy: VerifierPolicy | None = None,
-        batch_size: int = 64, batch_delay_s: float = 0.02, fetch_timeout_s: float = 5.0,
+        self,
+        p2p: P2P,
+        store: LmdbStore,
+        wallet: RsaWallet,
+        trust: TrustPolicy,
+        *,
+        evidence: Evidence | None = None,
+        evidence_policy: VerifierPolicy | None = None,
+        batch_size: int = 64,
+        batch_delay_s: float = 0.02,
+        fetch_timeout_s: float = 5.0,
     ) -> None:
         self.p2p = p2p
         self.store = store
@@ -203,9 +212,16 @@ class Peering:
 
     def _records(self, claims: Sequence[Claim], origin: str) -> list[Record]:
         return [
-            Record(process=c.statement.process, slot=c.statement.slot, attester=c.statement.attester,
-                   result=c.statement.result, hashpath=c.statement.hashpath, hardware=c.hardware,
-                   origin=origin, item=c.item)
+            Record(
+                process=c.statement.process,
+                slot=c.statement.slot,
+                attester=c.statement.attester,
+                result=c.statement.result,
+                hashpath=c.statement.hashpath,
+                hardware=c.hardware,
+                origin=origin,
+                item=c.item,
+            )
             for c in claims
         ]
 
@@ -224,9 +240,15 @@ class Peering:
         """
         result_id = message_id(result)
         await trio.to_thread.run_sync(self.store.write_message, result, [result_id])
-        statement = Statement(process=process, slot=slot, result=result_id, hashpath=hashpath,
-                              device_stack=tuple(device_stack), attester=self.wallet.address,
-                              evidence=self._evidence_id)
+        statement = Statement(
+            process=process,
+            slot=slot,
+            result=result_id,
+            hashpath=hashpath,
+            device_stack=tuple(device_stack),
+            attester=self.wallet.address,
+            evidence=self._evidence_id,
+        )
         await self._send.send(statement)
         return result_id
 
@@ -243,7 +265,9 @@ class Peering:
         header, proofs = await trio.to_thread.run_sync(sign_batch, batch, self.wallet)
         body: dict[str, Any] = {
             "header": header.to_dict(),
-            "items": [{"statement": s.facts(), "proof": p.to_dict()} for s, p in zip(batch, proofs, strict=True)],
+            "items": [
+                {"statement": s.facts(), "proof": p.to_dict()} for s, p in zip(batch, proofs, strict=True)
+            ],
         }
         if self._evidence is not None:
             body["evidence"] = self._evidence
@@ -302,24 +326,25 @@ class Peering:
             if not isinstance(items, list):
                 return
             for blob in items[:MAX_SLOT_ITEMS]:
-                self._take_fetched(blob, peer, process, slot)
+                if isinstance(blob, bytes):
+                    self._take_fetched(blob, peer, process, slot)
 
         async with trio.open_nursery() as nursery:
             for peer in self.p2p.peers():
                 nursery.start_soon(ask, peer)
         return len(self.records(process, slot)) - before
 
-    def _take_fetched(self, blob: object, peer: str, process: str, slot: int) -> None:
+    def _take_fetched(self, blob: bytes, peer: str, process: str, slot: int) -> None:
         try:
-            if not isinstance(blob, bytes):
-                raise ItemRejected("an attestation item must be bytes")
             claim = verify_fetched(blob)
         except ItemRejected as exc:
             self.stats.bad_fetches += 1
             log.info("peer %s served a bad attestation: %s", peer, exc.reason)
             return
         statement = claim.statement
-        if (statement.process, statement.slot) != (process, slot) or not self.trust.trusts(statement.attester):
+        if (statement.process, statement.slot) != (process, slot) or not self.trust.trusts(
+            statement.attester
+        ):
             return
         item_id = "fetched:" + b64u_encode(hashlib.sha256(blob).digest())
         self._ingest(VerifiedItem(item_id, statement.attester, (claim,)), peer)

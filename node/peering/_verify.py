@@ -77,7 +77,9 @@ class EvidenceChecker:
         try:
             evidence = decode_evidence(data)
             outcome: SnpVerification | None = verify_snp(
-                evidence.report, expected_report_data=None, policy=self.policy,
+                evidence.report,
+                expected_report_data=None,
+                policy=self.policy,
                 certs=CertPool.from_cert_table(evidence.certs),
             )
         except AttestError:
@@ -102,7 +104,11 @@ def _single(body: object) -> VerifiedItem:
 
 
 def _batch(body: object, evidence: EvidenceChecker) -> VerifiedItem:
-    if not isinstance(body, Mapping) or not {"header", "items"} <= set(body) <= {"header", "items", "evidence"}:
+    if not isinstance(body, Mapping) or not {"header", "items"} <= set(body) <= {
+        "header",
+        "items",
+        "evidence",
+    }:
         raise ItemRejected("a batch body is {header, items[, evidence]}")
     items = body["items"]
     if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH_ITEMS:

@@ -8,7 +8,7 @@ import trio
 
 from devices.core import message_id
 from node.peering import TrustPolicy, converge
-from tests.converge.conftest import PROCESS, cluster, compute, result_for, serve, trust_all
+from tests.converge._cluster import PROCESS, cluster, compute, result_for, serve, trust_all
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,7 +35,8 @@ async def test_result_computed_elsewhere_is_served_without_recompute(
         # the fetched content is now stored under the attested id
         assert c.store.read_message(message_id(expected)) == expected
         converged = await c.peering.lookup(PROCESS, 1)
-        assert converged is not None and converged.hashpath == hashpath
+        assert converged is not None
+        assert converged.hashpath == hashpath
         assert c.peering.stats.fetched_results == 1  # served from the store the second time
 
 
