@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
+    from trio_typing import TaskStatus
+
 PROCESS = "P" * 43
 
 
@@ -88,7 +90,7 @@ class Cluster:
         scope = trio.CancelScope()
         done = trio.Event()
 
-        async def runner(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async def runner(task_status: TaskStatus[Peering] = trio.TASK_STATUS_IGNORED) -> None:
             try:
                 with scope:
                     await peering.run(task_status=task_status)
