@@ -46,6 +46,10 @@ class NodeState:
     def message(self) -> Message:
         return self._message
 
+    def annotate(self, facts: Message) -> None:
+        """Merge facts the node learns as it starts (e.g. its peer id); not counted as an update."""
+        self._message = self._message.update(facts)
+
     def update(self, changes: Message) -> int:
         """Merge ``changes`` into the node message; returns the number of updates so far."""
         self._history.append(changes)
