@@ -11,6 +11,7 @@ import trio
 
 from node._config import NodeConfig, load_config
 from node._server import Running, run_node
+from node.peering import Peering
 from tests.converge._cluster import PROCESS, result_for
 from tests.node._client import request
 
@@ -20,6 +21,11 @@ if TYPE_CHECKING:
     from devices.core import RsaWallet
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def peering_of(running: Running) -> Peering:
+    assert running.peering is not None
+    return running.peering
 
 
 async def test_three_libp2p_nodes_converge(tmp_path: Path, wallets: list[RsaWallet]) -> None:
@@ -63,7 +69,7 @@ async def three_nodes(tmp_path: Path, wallets: list[RsaWallet]) -> None:
         assert c.peering is not None
         with trio.fail_after(15):  # bootstrapped: b dials a, c dials a and b
             for r, s in ((b, a), (c, a), (c, b), (a, b), (a, c), (b, c)):
-                await r.peering.p2p.wait_peer_state(s.peer_id or "", connected=True)
+                await peering_of(r).p2p.wait_peer_state(s.peer_id or "", connected=True)
             info = (
                 await request(c.port, "GET", "/~meta@1.0/info", headers=[("accept", "application/json")])
             ).json()
@@ -80,11 +86,11 @@ async def three_nodes(tmp_path: Path, wallets: list[RsaWallet]) -> None:
         assert converged.attested_by == tuple(sorted(w.address for w in wallets[:2]))
         assert c.peering.stats.fetched_results == 1
         for r in running:  # hang up first: GossipSub would auto-dial a peer that is shutting down
-            for peer in r.peering.p2p.peers():
-                await r.peering.p2p.disconnect(peer)
+            for peer in peering_of(r).p2p.peers():
+                await peering_of(r).p2p.disconnect(peer)
         with trio.fail_after(10):
             for r, s in ((b, a), (c, a), (c, b), (a, b), (a, c), (b, c)):
-                await r.peering.p2p.wait_peer_state(s.peer_id or "", connected=False)
+                await peering_of(r).p2p.wait_peer_state(s.peer_id or "", connected=False)
         for i in (2, 1, 0):  # one at a time, so each closes its own connections
             stops[i].set()
             with trio.fail_after(10):
