@@ -11,7 +11,6 @@ import trio
 
 from node._config import NodeConfig, load_config
 from node._server import Running, run_node
-from node.peering import Peering
 from tests.converge._cluster import PROCESS, result_for
 from tests.node._client import request
 
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
     from trio_typing import TaskStatus
 
     from devices.core import RsaWallet
+    from node.peering import Peering
 
 ROOT = Path(__file__).resolve().parents[2]
 
