@@ -73,7 +73,7 @@ async def test_launch_three_peers(tmp_path: Path) -> None:
             status = await process.wait()
         assert status == 0, (tmp_path / "launch.err").read_text()
         for line in lines:  # every node is gone
-            with pytest.raises(OSError):
+            with pytest.raises(OSError, match="connect"):
                 await trio.open_tcp_stream("127.0.0.1", int(str(line["port"])))
     finally:
         if process.returncode is None:
