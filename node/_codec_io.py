@@ -125,6 +125,11 @@ def only_committed(msg: Message) -> Message:
     return Message({k: v for k, v in msg.items() if k == "commitments" or k.lower() in keys})
 
 
+def signers(msg: Message) -> list[str]:
+    """The claimed signers of ``msg`` (no verification; for deciding whether to sign a reply)."""
+    return core.signers(msg)
+
+
 def sign_reply(msg: Message, wallet: core.RsaWallet, hashpath: str | None) -> Message:
     """``msg`` committed by the node wallet, with ``tag = hashpath`` when there is one."""
     return core.commit(msg, wallet, tag=hashpath)

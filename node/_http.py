@@ -112,8 +112,9 @@ class HttpApp:
         request_headers = dict(scope.get("headers") or [])
         allow = request_headers.get(b"access-control-request-headers", b"*").decode("latin-1")
         out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in [*_CORS, *headers]
-               if not is_private(k)]
+               if not is_private(k) and k.lower() != "content-length"]
         out.append((b"access-control-allow-headers", allow.encode("latin-1")))
+        out.append((b"content-length", str(len(body)).encode("ascii")))
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": body})
 
@@ -190,12 +191,21 @@ class HttpApp:
         pairs = tuple((k, v) for k, v in headers.items() if k != "content-length")
         msg, signers = self._verified(_codec_io.decode_request(codec, pairs, body))
         fields: dict[str, Any] = {k: v for k, v in msg.items() if not is_private(k)}
-        if codec == "ans104@1.0":
+        if codec == "ans104@1.0":  # the item is the message; only these headers join it
             for key in ("accept", "accept-bundle"):
                 if key in headers and key not in fields:
                     fields[key] = headers[key].encode("latin-1")
+        # HyperBEAM's defaults for requests that state neither (spec §13.3).
+        fields.setdefault("accept", b"*/*")
+        if codec != "ans104@1.0":
+            fields.setdefault("accept-bundle", False)
         own_path = msg.get("path") if codec != "ans104@1.0" else None
-        fields["path"] = own_path if isinstance(own_path, bytes) and own_path else target
+        if isinstance(own_path, bytes) and own_path:
+            if own_path != target:  # spec §11 D20: the message's own path is what runs
+                log.info("request path %r differs from the URL %r", own_path[:200], target[:200])
+            fields["path"] = own_path
+        else:
+            fields["path"] = target
         fields["method"] = method.encode("ascii", "replace")
         fields["priv"] = Message(committers=[s.encode("utf-8") for s in signers])
         return Message(fields)
@@ -243,7 +253,9 @@ class HttpApp:
         msg = reply_message(value)
         status = _status_of(msg)
         bundle = negotiation.get("accept-bundle") in (True, b"true")
-        sign = self.node.config.http.sign_responses
+        # Like HyperBEAM's maybe_sign: a result that already carries a signature (a stored,
+        # signed message) goes out as it is; everything the node computed is signed.
+        sign = self.node.config.http.sign_responses and not _codec_io.signers(msg)
         wallet = self.node.wallet
 
         def encode() -> tuple[list[tuple[str, str]], bytes]:

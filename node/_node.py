@@ -16,7 +16,8 @@ from devices.core import Message, RsaWallet, freeze
 from node._errors import ConfigError
 from node._hyperpath import PathLimits, parse
 from node._resolve import Outcome, Resolver
-from node._store import LmdbStore
+from node._serial import decode_message, encode_message
+from node._store import Index, LmdbStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -39,9 +40,13 @@ class NodeState:
     It is the ``"node"`` service devices reach through ``Context.service("node")``.
     """
 
-    def __init__(self, base: Message) -> None:
+    def __init__(self, base: Message, history: Index | None = None) -> None:
         self._message = base
-        self._history: list[Message] = []
+        self._count = 0
+        self._index = history
+        if history is not None:  # replay the operator's earlier updates, oldest first
+            for _, blob in history.scan():
+                self._apply(decode_message(blob))
 
     def message(self) -> Message:
         return self._message
@@ -50,11 +55,17 @@ class NodeState:
         """Merge facts the node learns as it starts (e.g. its peer id); not counted as an update."""
         self._message = self._message.update(facts)
 
+    def _apply(self, changes: Message) -> None:
+        self._count += 1
+        self._message = self._message.update(changes).set("history-length", self._count)
+
     def update(self, changes: Message) -> int:
-        """Merge ``changes`` into the node message; returns the number of updates so far."""
-        self._history.append(changes)
-        self._message = self._message.update(changes).set("history-length", len(self._history))
-        return len(self._history)
+        """Merge ``changes`` into the node message (durably, when the state has a history index);
+        returns the number of updates so far."""
+        if self._index is not None:
+            self._index.put(f"{self._count + 1:012d}", encode_message(changes))
+        self._apply(changes)
+        return self._count
 
 
 def node_message(config: NodeConfig, wallet: RsaWallet, devices: Iterable[str]) -> Message:
@@ -76,7 +87,7 @@ class Node:
         self.wallet = wallet
         self.store = store
         self.registry = registry
-        self.state = NodeState(node_message(config, wallet, registry))
+        self.state = NodeState(node_message(config, wallet, registry), store.index("node-history"))
         self.limits = PathLimits(
             max_segment_bytes=config.limits.max_segment_bytes, max_segments=config.limits.max_segments,
             max_depth=config.limits.max_subpath_depth, max_path_bytes=config.limits.max_path_bytes,

@@ -128,6 +128,8 @@ class Resolver:
         current = await self._base(steps[0])
         hashpath: str | None = None
         for elem in steps[1:]:
+            if isinstance(current, tuple):  # a list result is read as a numbered message
+                current = Message({str(i): v for i, v in enumerate(current, start=1)})
             if not isinstance(current, Message):
                 raise BadRequest(f"cannot apply a key to a {type(current).__name__} result")
             current, hashpath = await self._apply(current, elem)

@@ -22,7 +22,8 @@ Errors (``_errors``)::
     ├── RequestTimeout
     ├── RequestFailed
     │   └── ProtocolNotSupported
-    └── NodeClosed
+    ├── NodeClosed
+    └── IdentityError            (the persisted seed file is unusable)
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ from p2p._errors import ProtocolViolation as ProtocolViolation
 from p2p._errors import RequestFailed as RequestFailed
 from p2p._errors import RequestTimeout as RequestTimeout
 from p2p._errors import WireError as WireError
+from p2p._identity import IdentityError as IdentityError
+from p2p._identity import load_or_create_seed as load_or_create_seed
 from p2p._wire import Envelope as Envelope
 from p2p._wire import FetchRequest as FetchRequest
 from p2p._wire import FetchResponse as FetchResponse
@@ -88,6 +91,7 @@ __all__ = [
     "FetchRequest",
     "FetchResponse",
     "GossipMessage",
+    "IdentityError",
     "Kind",
     "Libp2pNode",
     "MemoryNetwork",
@@ -114,4 +118,5 @@ __all__ = [
     "encode_envelope",
     "encode_request",
     "encode_response",
+    "load_or_create_seed",
 ]

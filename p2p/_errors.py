@@ -9,7 +9,8 @@
     ├── RequestTimeout           a request/response exchange did not finish in time
     ├── RequestFailed            the remote handler refused or failed the request
     │   └── ProtocolNotSupported the remote does not serve the requested protocol
-    └── NodeClosed               the node is not running (not started yet, or shut down)
+    ├── NodeClosed               the node is not running (not started yet, or shut down)
+    └── IdentityError            the persisted identity seed is unusable (defined in ``_identity``)
 
 Each carries a ``reason`` and a ``status_hint`` (the HTTP status an edge should answer with);
 ``WireError`` also carries the byte ``offset`` where the problem was found, when known.

@@ -20,6 +20,7 @@ the pubsub and router services and the host, in that order; no thread is left be
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections import OrderedDict
@@ -62,8 +63,8 @@ from p2p._errors import (
 )
 from p2p._identity import load_or_create_seed
 from p2p._policy import GossipPolicy
-from p2p._service import NodeService, QueueRoom, map_errors
-from p2p._streams import Fanout, client_exchange, serve_exchange
+from p2p._service import NodeService, QueueRoom, map_errors, redial_forever
+from p2p._streams import Fanout, LibraryStream, client_exchange, serve_exchange
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -74,38 +75,15 @@ logging.getLogger("libp2p").propagate = True
 logging.getLogger("libp2p").setLevel(logging.WARNING)
 log = logging.getLogger(__name__)
 
+_SHUTDOWN_GRACE_S = 5.0
 _FORWARDER_MEMORY = 4096  # (origin, seqno) -> forwarder, for GossipMessage.received_from
 
 
-class _StreamAdapter:
-    """A libp2p stream seen as the ``ByteStream`` the exchange code expects (EOF as ``b""``)."""
-
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        try:
-            data: bytes = await self._stream.read(max_bytes or 65536)
-        except StreamEOF:
-            return b""
-        except (StreamError, BaseLibp2pError) as exc:
-            raise trio.BrokenResourceError(f"stream failed: {exc!r}") from exc
-        return data
-
-    async def send_all(self, data: bytes) -> None:
-        try:
-            await self._stream.write(data)
-        except (StreamError, BaseLibp2pError) as exc:
-            raise trio.BrokenResourceError(f"stream failed: {exc!r}") from exc
-
-    async def aclose(self) -> None:
-        try:
-            await self._stream.close()
-        except (StreamError, BaseLibp2pError) as exc:
-            log.debug("closing a stream failed: %r", exc)
-
-
 _LIBRARY_ERRORS = (BaseLibp2pError, OSError, ValueError)
+
+
+def _adapt(stream: Any) -> LibraryStream:
+    return LibraryStream(stream, eof=StreamEOF, errors=(StreamError, BaseLibp2pError))
 
 
 class _PeerWatch(INotifee):
@@ -197,6 +175,7 @@ class Libp2pNode(NodeService):
         self._forwarders: OrderedDict[tuple[bytes, bytes], str] = OrderedDict()
         self._pumps: dict[str, trio.CancelScope] = {}
         self._publish_lock = trio.Lock()
+        self._subscription_lock = trio.Lock()
         self._room = QueueRoom()
         self._peers_changed = trio.Event()
         self._host: Any = None
@@ -241,17 +220,24 @@ class Libp2pNode(NodeService):
             raise P2PError(f"cannot build the libp2p host: {exc}") from exc
         listen_failed = False
         try:
-            async with AsyncExitStack() as stack:
-                with map_errors(_LIBRARY_ERRORS, lambda e: P2PError(f"cannot start the libp2p node: {e!r}")):
-                    await stack.enter_async_context(host.run(self._listen))
-                    await stack.enter_async_context(background_trio_service(pubsub))
-                    await stack.enter_async_context(background_trio_service(router))
-                    await pubsub.wait_until_ready()
-                # libp2p only logs a failed listen; leave the services cleanly, then raise below
-                listen_failed = len(host.get_transport_addrs()) < len(self._listen)
-                if not listen_failed:
-                    async with self._serving(host, pubsub):
-                        yield self
+            # When we leave (normally or by cancellation) this scope is shielded and given a grace deadline,
+            # the hypercorn way, so libp2p's teardown runs to completion instead of being cut short.
+            with trio.CancelScope() as teardown:
+                async with AsyncExitStack() as stack:
+                    try:
+                        with map_errors(_LIBRARY_ERRORS, lambda e: P2PError(f"cannot start: {e!r}")):
+                            await stack.enter_async_context(host.run(self._listen))
+                            await stack.enter_async_context(background_trio_service(pubsub))
+                            await stack.enter_async_context(background_trio_service(router))
+                            await pubsub.wait_until_ready()
+                        # libp2p only logs a failed listen; leave the services cleanly, then raise below
+                        listen_failed = len(host.get_transport_addrs()) < len(self._listen)
+                        if not listen_failed:
+                            async with self._serving(host, pubsub):
+                                yield self
+                    finally:
+                        teardown.shield = True
+                        teardown.deadline = trio.current_time() + _SHUTDOWN_GRACE_S
         finally:
             self._host = self._pubsub = None
             pubsub.seen_messages.stop()  # its cleanup thread is never stopped by libp2p
@@ -267,7 +253,9 @@ class Libp2pNode(NodeService):
                     self._register_handler(protocol)
                 nursery.start_soon(self._disconnect_worker, host, pubsub)
                 if self._bootstrap:
-                    nursery.start_soon(self._bootstrap_worker)
+                    nursery.start_soon(
+                        redial_forever, self, self._bootstrap, self.config.bootstrap_interval_s
+                    )
                 try:
                     yield
                 finally:
@@ -345,20 +333,6 @@ class Libp2pNode(NodeService):
             pubsub.add_to_blacklist(pid)  # drops its pubsub stream and future messages
             await self._close_peer(host, pid)
 
-    async def _bootstrap_worker(self) -> None:
-        """Dial the bootstrap peers once pubsub is up (libp2p's own bootstrap dials too early), then
-        redial any that dropped, every ``bootstrap_interval_s``."""
-        while True:
-            connected = set(self.peers())
-            for addr in self._bootstrap:
-                if addr.rsplit("/", 1)[-1] in connected:
-                    continue
-                try:
-                    await self.connect(addr)
-                except PeerUnreachable as exc:
-                    log.info("bootstrap peer %s: %s", addr, exc.reason)
-            await trio.sleep(self.config.bootstrap_interval_s)
-
     async def wait_for_mesh(self, peer_id: str, topic: str) -> None:
         """Wait until ``peer_id`` is in our GossipSub mesh for ``topic`` (no timeout of its own)."""
         _, pubsub, _ = self._require_running()
@@ -407,6 +381,8 @@ class Libp2pNode(NodeService):
             if verdict.disconnect:
                 self._schedule_disconnect(fwd)
             if verdict.result is ValidationResult.ACCEPT:
+                if fwd == self._peer_id:
+                    return True  # our own publication; the pump skips it
                 self._forwarders[(msg.from_id, msg.seqno)] = fwd
                 if len(self._forwarders) > _FORWARDER_MEMORY:
                     self._forwarders.popitem(last=False)
@@ -420,20 +396,22 @@ class Libp2pNode(NodeService):
         _, pubsub, nursery = self._require_running()
         send, receive = self._fanout.add(topic)
         try:
-            if topic not in self._pumps:
-                pubsub.set_topic_validator(topic, self._libp2p_validator(topic), False)
-                subscription = await pubsub.subscribe(topic)
-                self._pumps[topic] = await nursery.start(self._pump, topic, subscription)
+            async with self._subscription_lock:  # one libp2p subscription and one pump per topic
+                if topic not in self._pumps:
+                    pubsub.set_topic_validator(topic, self._libp2p_validator(topic), False)
+                    subscription = await pubsub.subscribe(topic)
+                    self._pumps[topic] = await nursery.start(self._pump, topic, subscription)
             yield receive
         finally:
             self._fanout.remove(topic, send)
-            if not self._fanout.count(topic) and topic in self._pumps:
-                self._pumps.pop(topic).cancel()
-                if self._pubsub is not None:
-                    with trio.move_on_after(1.0) as scope:
-                        scope.shield = True
-                        await self._pubsub.unsubscribe(topic)
-                    self._pubsub.remove_topic_validator(topic)
+            with trio.move_on_after(1.0) as scope:
+                scope.shield = True
+                async with self._subscription_lock:
+                    if not self._fanout.count(topic) and topic in self._pumps:
+                        self._pumps.pop(topic).cancel()
+                        if self._pubsub is not None:
+                            await self._pubsub.unsubscribe(topic)
+                            self._pubsub.remove_topic_validator(topic)
 
     async def _pump(
         self, topic: str, subscription: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED
@@ -474,11 +452,12 @@ class Libp2pNode(NodeService):
     def _register_handler(self, protocol: str) -> None:
         async def on_stream(stream: Any) -> None:
             peer = stream.muxed_conn.peer_id.to_base58()  # authenticated by Noise
-            adapter = _StreamAdapter(stream)
+            adapter = _adapt(stream)
             handler = self._handlers.get(protocol)
             nursery = self._nursery
             if handler is None or nursery is None or self._policy.is_banned(peer):
-                await stream.reset()
+                with contextlib.suppress(StreamError, BaseLibp2pError):
+                    await stream.reset()  # refusing: a failed reset changes nothing
                 return
             args = (adapter, peer, handler, self._limiter, self.config, self._policy.counters)
             nursery.start_soon(serve_exchange, *args)  # our nursery owns the exchange
@@ -496,7 +475,7 @@ class Libp2pNode(NodeService):
         try:
             with trio.fail_after(timeout_s):
                 stream = await self._open_stream(host, peer, protocol)
-                adapter = _StreamAdapter(stream)
+                adapter = _adapt(stream)
                 try:
                     return await client_exchange(adapter, bytes(payload), self.config.max_response_bytes)
                 finally:

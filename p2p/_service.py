@@ -1,20 +1,26 @@
 """Backend plumbing shared by the memory and libp2p nodes: the service lifecycle, publish back-pressure on
-opaque per-peer queues, and unwrapping a library's nested exception groups. No libp2p import here.
+opaque per-peer queues, unwrapping a library's nested exception groups, bootstrap redialling.
+No libp2p import here.
 """
 
 from __future__ import annotations
 
+import logging
 import weakref
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import trio
 
+from p2p._errors import P2PError
+
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from types import TracebackType
 
     from trio_typing import TaskStatus  # this venv's trio-stubs (from trio-typing) shadow trio's own types
+
+log = logging.getLogger(__name__)
 
 _QUEUE_RECHECK_S = 0.05  # safety net for a queue that goes away without a final pop
 
@@ -120,3 +126,24 @@ def map_errors(
         if leaf is None:
             raise
         raise make(leaf) from exc
+
+
+class _Dialer(Protocol):
+    def peers(self) -> list[str]: ...
+
+    async def connect(self, multiaddr: str) -> str: ...
+
+
+async def redial_forever(node: _Dialer, addrs: Sequence[str], interval_s: float) -> None:
+    """Dial every full multiaddr in ``addrs`` not yet connected, then again every ``interval_s`` (a
+    bootstrap list). Failures are logged, never raised; runs until cancelled."""
+    while True:
+        connected = set(node.peers())
+        for addr in addrs:
+            if addr.rsplit("/", 1)[-1] in connected:
+                continue
+            try:
+                await node.connect(addr)
+            except P2PError as exc:
+                log.info("bootstrap peer %s: %s", addr, exc.reason)
+        await trio.sleep(interval_s)

@@ -7,7 +7,7 @@ reply frame (``_wire.encode_reply``) and closes. Deadlines are applied by the ca
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
@@ -33,6 +33,42 @@ class ByteStream(Protocol):
     async def send_all(self, data: bytes) -> None: ...
 
     async def aclose(self) -> None: ...
+
+
+class LibraryStream:
+    """A library's stream (``read(n)``/``write``/``close``) seen as a ``ByteStream``.
+
+    ``eof`` is the exception the library raises at end of stream (libp2p raises ``StreamEOF`` rather than
+    returning ``b""``); ``errors`` become ``trio.BrokenResourceError``.
+    """
+
+    def __init__(
+        self, stream: Any, *, eof: type[BaseException], errors: tuple[type[BaseException], ...]
+    ) -> None:
+        self._stream = stream
+        self._eof = eof
+        self._errors = errors
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        try:
+            data: bytes = await self._stream.read(max_bytes or _READ_CHUNK)
+        except self._eof:
+            return b""
+        except self._errors as exc:
+            raise trio.BrokenResourceError(f"stream failed: {exc!r}") from exc
+        return data
+
+    async def send_all(self, data: bytes) -> None:
+        try:
+            await self._stream.write(data)
+        except self._errors as exc:
+            raise trio.BrokenResourceError(f"stream failed: {exc!r}") from exc
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.close()
+        except self._errors as exc:
+            log.debug("closing a stream failed: %r", exc)
 
 
 async def read_frame(stream: ByteStream, max_bytes: int) -> bytes:

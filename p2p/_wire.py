@@ -83,6 +83,8 @@ class FetchResponse:
 def _check_value(value: object, depth: int) -> None:
     if depth > _MAX_DEPTH:
         raise WireError("value nested too deeply")
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**64) <= value < 2**64:
+        raise WireError("integer outside the CBOR 64-bit range (bignum tags are not allowed)")
     if value is None or isinstance(value, bool | int | str | bytes):
         return
     if isinstance(value, list):

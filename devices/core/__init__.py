@@ -10,10 +10,20 @@ Theory of operation:
 3. Ids come from commitments: an HMAC commitment gives the unsigned id, a signature commitment
    its committed id; a hashpath links a result to its inputs.
 4. Every error raised here derives from ``CoreError`` (see ``_errors``).
+
+Modules: ``_sf`` (HyperBEAM's structured-field dialect), ``_structured`` (``to_tabm``/``from_tabm``,
+typed values), ``_http`` (TABM ↔ HTTP field map, multipart), ``_httpsig`` (messages ↔
+``HttpParts``), ``_siginfo`` (signature bases, ``signature``/``signature-input``), ``_commit``
+(HMAC and RSA-PSS commitments, ``verify``), ``_ids``, ``_hashpath``, ``_json``, ``_flat`` and
+``_ans104map`` (data items ↔ messages; the byte layer is ``devices.core.ans104``).
 """
 
 from __future__ import annotations
 
+from ._ans104map import ItemFields as ItemFields
+from ._ans104map import ans104_to_message as ans104_to_message
+from ._ans104map import item_to_message as item_to_message
+from ._ans104map import message_to_item_fields as message_to_item_fields
 from ._b64 import b64_decode as b64_decode
 from ._b64 import b64_encode as b64_encode
 from ._b64 import b64u_decode as b64u_decode
@@ -69,6 +79,7 @@ __all__ = [
     "Ed25519Key",
     "EncodeError",
     "HttpParts",
+    "ItemFields",
     "KeyMaterialError",
     "LimitExceeded",
     "Link",
@@ -79,6 +90,7 @@ __all__ = [
     "VerifyReport",
     "accumulate",
     "address_of",
+    "ans104_to_message",
     "b64_decode",
     "b64_encode",
     "b64u_decode",
@@ -100,9 +112,11 @@ __all__ = [
     "httpsig_decode",
     "httpsig_encode",
     "is_private",
+    "item_to_message",
     "json_decode",
     "json_encode",
     "message_id",
+    "message_to_item_fields",
     "require_valid",
     "rsa_pss_verify",
     "signers",

@@ -25,11 +25,13 @@ from ._errors import CoreError, DecodeError, SignatureInvalid
 from ._keys import RsaWallet, address_of, rsa_pss_verify
 from ._message import Message, Value
 from ._siginfo import (
+    RAW_BASE,
     _decode_key,
     base_params,
     committed_list,
     normalize_for_encoding,
     numbered,
+    received_base,
     signature_base,
 )
 from ._structured import sort_key, to_tabm
@@ -89,37 +91,47 @@ def _hmac(base: bytes, key: bytes = HMAC_KEYID) -> str:
     return b64u_encode(hmac.new(key, base, hashlib.sha256).digest())
 
 
-def hmac_over(msg: Mapping[str, Any], committed: list[str] | None = None) -> tuple[str, list[str]]:
+def hmac_over(
+    msg: Mapping[str, Any], committed: list[str] | None = None, *, bundle: bool = False
+) -> tuple[str, list[str]]:
     """The HMAC id of ``msg`` over ``committed`` (default: every key) and the covered keys."""
     tabm = to_tabm(msg, bundle=False)
     keys = committed if committed is not None else keys_to_commit(tabm, {})
+    if bundle:
+        tabm = to_tabm(msg, bundle=True)
     encoded, components, covered = normalize_for_encoding(tabm, keys)
-    params = base_params({"type": b"hmac-sha256", "keyid": HMAC_KEYID})
-    return _hmac(signature_base(encoded, components, params)), covered
+    fields = {"type": b"hmac-sha256", "keyid": HMAC_KEYID}
+    if bundle:
+        fields["bundle"] = b"true"
+    return _hmac(signature_base(encoded, components, base_params(fields))), covered
 
 
-def hmac_commitment(msg: Message) -> tuple[str, Message]:
-    """Add (or replace) the HMAC commitment; returns ``(unsigned id, committed message)``."""
+def hmac_commitment(msg: Message, *, bundle: bool = False) -> tuple[str, Message]:
+    """Add (or replace) the HMAC commitment; returns ``(unsigned id, committed message)``.
+
+    ``bundle=True`` commits to the bundled (multipart) encoding, as HyperBEAM does for commitments
+    requested with ``bundle``; the default commits to the ``+link`` form.
+    """
     others = {k: v for k, v in _commitments(msg).items() if not is_hmac(v)}
     tabm = to_tabm(msg, bundle=False)
-    hid, covered = hmac_over(msg, keys_to_commit(tabm, others))
-    commitment = Message(
-        {
-            "commitment-device": HTTPSIG,
-            "committed": numbered(covered),
-            "keyid": HMAC_KEYID,
-            "signature": hid.encode("ascii"),
-            "type": b"hmac-sha256",
-        }
-    )
-    return hid, msg.set("commitments", Message({**others, hid: commitment}))
+    hid, covered = hmac_over(msg, keys_to_commit(tabm, others), bundle=bundle)
+    fields: dict[str, Value] = {
+        "commitment-device": HTTPSIG,
+        "committed": numbered(covered),
+        "keyid": HMAC_KEYID,
+        "signature": hid.encode("ascii"),
+        "type": b"hmac-sha256",
+    }
+    if bundle:
+        fields["bundle"] = b"true"
+    return hid, msg.set("commitments", Message({**others, hid: Message(fields)}))
 
 
-def commit(msg: Message, wallet: RsaWallet, *, tag: str | None = None) -> Message:
+def commit(msg: Message, wallet: RsaWallet, *, tag: str | None = None, bundle: bool = False) -> Message:
     """Sign ``msg`` with httpsig RSA-PSS-SHA512 (salt 64) and refresh its HMAC commitment.
 
     ``tag`` (typically a hashpath) becomes a signed parameter; without it, ``priv/hashpath`` is used
-    when present.
+    when present. ``bundle=True`` signs the bundled encoding (commitment ``bundle: "true"``).
     """
     if tag is None:
         priv = msg.get("priv")
@@ -137,13 +149,16 @@ def commit(msg: Message, wallet: RsaWallet, *, tag: str | None = None) -> Messag
     }
     if tag is not None:
         fields["tag"] = tag.encode("utf-8")
+    if bundle:
+        fields["bundle"] = b"true"
+        tabm = to_tabm(msg, bundle=True)
     encoded, components, covered = normalize_for_encoding(tabm, committed)
     sig = wallet.sign_pss(signature_base(encoded, components, base_params(fields)), "sha512", 64)
     cid = b64u_encode(hashlib.sha256(sig).digest())
     fields["committed"] = numbered(covered)
     fields["signature"] = b64u_encode(sig).encode("ascii")
     signed = msg.set("commitments", Message({**others, cid: Message(fields)}))
-    return hmac_commitment(signed)[1]
+    return hmac_commitment(signed, bundle=bundle)[1]
 
 
 # -- verification ---------------------------------------------------------------------------------
@@ -219,6 +234,10 @@ def _verify_httpsig(msg: Message, cid: str, c: Message) -> tuple[bool, str]:
         if isinstance(committer, bytes) and committer.decode("ascii", "replace") != address_of(modulus):
             return False, "committer does not match the key"
         ok = rsa_pss_verify(modulus, base, sig, "sha512")
+        stored = c.get(RAW_BASE)
+        if not ok and isinstance(stored, bytes):  # an RFC 9421 signer (May 2025, ao-core-libs)
+            received = received_base(msg, stored)
+            ok = received is not None and rsa_pss_verify(modulus, received, sig, "sha512")
         return ok, "" if ok else "RSA-PSS signature does not verify"
     return False, f"unsupported httpsig type {kind!r}"
 

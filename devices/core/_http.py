@@ -259,9 +259,10 @@ def _decode_part(part: bytes, inline: str) -> tuple[str, Any]:
         return name, {}
     if not raw_body:
         return name, rest
-    if not without_types:
+    if not rest:
         return name, raw_body
-    _, body_key = inline_key(headers)
+    marker = headers.get("ao-body-key")  # upstream would pick `data` here when the part has one
+    body_key = marker.decode("utf-8", "replace") if isinstance(marker, bytes) else "body"
     return name, {**rest, body_key: raw_body}
 
 

@@ -67,5 +67,6 @@ def unsigned_id(msg: Message) -> str:
     """The HMAC id over the keys of the message's HMAC commitment, or over every key."""
     stored = [c for c in _commitments(msg).values() if is_hmac(c)]
     keys = committed_list(stored[0]) if len(stored) == 1 else None
+    bundle = len(stored) == 1 and stored[0].get("bundle") == b"true"
     body = msg.without("commitments") if "commitments" in msg else msg
-    return hmac_over(body, keys)[0]
+    return hmac_over(body, keys, bundle=bundle)[0]

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import DecodeError, EncodeError, LimitExceeded
 from ._message import Atom, Link, Message, Value, is_private
@@ -28,6 +27,9 @@ from ._structured import (
     numbered_to_tuple,
     sort_key,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 MAX_JSON = 64 << 20
 

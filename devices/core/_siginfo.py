@@ -25,7 +25,7 @@ from ._b64 import b64_decode, b64u_decode, b64u_encode
 from ._errors import DecodeError, SignatureInvalid
 from ._http import content_digest, encode_tabm
 from ._keys import address_of
-from ._message import Message, Value
+from ._message import Message, Value, is_private
 from ._structured import is_id_key, numbered_to_tuple, sort_key
 
 DERIVED = frozenset(
@@ -102,7 +102,7 @@ def normalize_for_encoding(
         only.update({k: v for k, v in tabm.items() if is_id_key(k) and isinstance(v, bytes)})
     with_info = encode_tabm(only)
     encoded = {k: v for k, v in with_info.items() if k != "body"}
-    if "body" in with_info:
+    if "body" in with_info and "content-digest" not in encoded:
         encoded["content-digest"] = content_digest(with_info["body"])
     keys = sorted(encoded, key=sort_key)
     body_key = with_info.get("ao-body-key")
@@ -195,7 +195,7 @@ def commitments_to_siginfo(
             value = full.get(name)
             if isinstance(value, bytes | int) and not isinstance(value, bool):
                 params.append((name, value))
-        for name in sorted(k for k in commitment if k not in _NOT_PARAMS):
+        for name in sorted(k for k in commitment if k not in _NOT_PARAMS and not is_private(k)):
             extra = _param_value(commitment[name])
             if extra is not None:
                 params.append((name, extra))
@@ -250,6 +250,40 @@ def _nested_map(text: bytes) -> Value:
     return Message(entries)
 
 
+RAW_BASE = "priv-received-base"
+
+
+def _as_received(fields: Mapping[str, Any], sig_input: _sf.InnerList) -> bytes | None:
+    """The RFC 9421 base an RFC 9421 signer (May 2025, ao-core-libs) signed: the covered header
+    values as received; None when a component is not a received single-line field."""
+    lines: list[bytes] = []
+    for item in sig_input.items:
+        name = item.value.decode("utf-8", "replace") if isinstance(item.value, bytes) else "@"
+        value = fields.get(name)
+        if name.startswith("@") or '"' in name or not isinstance(value, bytes) or b"\n" in value:
+            return None
+        lines.append(b'"' + name.encode() + b'": ' + value)
+    return b"\n".join(lines) + b'\n"@signature-params": ' + _sf.ser_member(sig_input)
+
+
+def received_base(msg: Mapping[str, Any], base: bytes) -> bytes | None:
+    """``base`` if the message still holds the values it covers (decoded as on receipt)."""
+    from ._http import strip_transport
+    from ._structured import from_tabm
+
+    covered: dict[str, bytes] = {}
+    for line in base.split(b"\n")[:-1]:
+        if not line.startswith(b'"') or b'": ' not in line:
+            return None
+        name, _, value = line[1:].partition(b'": ')
+        covered[name.decode("utf-8", "replace")] = value
+    try:
+        decoded = from_tabm(strip_transport(covered), lenient=True)
+    except DecodeError:
+        return None
+    return None if any(msg.get(k) != v for k, v in decoded.items()) else base
+
+
 def siginfo_to_commitments(fields: Mapping[str, Any], body_keys: list[str]) -> dict[str, Message]:
     """Commitments from the ``signature``/``signature-input`` fields (any label).
 
@@ -294,6 +328,10 @@ def siginfo_to_commitments(fields: Mapping[str, Any], body_keys: list[str]) -> d
         committer = keyid_committer(keyid, kind if isinstance(kind, bytes) else None)
         if committer is not None:
             commitment["committer"] = committer.encode()
+        if not label.startswith("comm-"):
+            received = _as_received(fields, sig_input)
+            if received is not None:
+                commitment[RAW_BASE] = received
         cid = b64u_encode(sig if len(sig) == 32 else hashlib.sha256(sig).digest())
         out[cid] = Message(commitment)
     return out

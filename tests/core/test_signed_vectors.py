@@ -111,3 +111,36 @@ def test_second_signer_and_tag() -> None:
     parts = httpsig_encode(twice)
     assert 'tag="abc/def"' in (parts.header("signature-input") or "")
     assert verify(httpsig_decode(parts.headers, parts.body)).valid
+
+
+def test_bundle_mode_commitment_travels_bundled() -> None:
+    msg = Message(a=Message(b=Message(c=b"d", n=1), l=(1, 2)), k=b"v")
+    signed = commit(msg, wallet(1), bundle=True)
+    assert {c.get("bundle") for c in signed["commitments"].values()} == {b"true"}
+    assert verify(signed).valid
+    parts = httpsig_encode(signed, bundle=True)
+    assert 'bundle="true"' in (parts.header("signature-input") or "")
+    back = httpsig_decode(parts.headers, parts.body)
+    assert verify(back).valid
+    assert message_id(back) == message_id(signed)
+    assert not verify(back.set("k", b"w")).valid
+
+
+@pytest.mark.parametrize(
+    "msg",
+    [
+        Message(a=Message(b=Message(c=b"d", n=1), l=(1, 2, Message(x=b"y"))), body=b"hi", data=b"D"),
+        Message(big=b"x" * 5000, nested=Message(big=b"y" * 5000, s=b"s")),
+        Message(e=b"", m=Message(), l=()),
+        Message(path=b"/a/b", method=b"POST", status=200),
+    ],
+)
+def test_signed_messages_survive_both_wire_modes(msg: Message) -> None:
+    signed = commit(msg, wallet(1))
+    for bundle in (True, False):
+        parts = httpsig_encode(signed, bundle=bundle)
+        back = httpsig_decode(parts.headers, parts.body)
+        assert verify(back).valid
+        assert message_id(back, "all") == message_id(signed, "all")
+        if bundle:
+            assert back.without("commitments") == msg

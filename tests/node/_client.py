@@ -79,5 +79,5 @@ async def raw_exchange(port: int, data: bytes, limit_s: float = 10.0) -> bytes:
                 if sep:
                     length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
                               if line.lower().startswith(b"content-length:")]
-                    if length and len(rest) >= length[0]:
+                    if (length and len(rest) >= length[0]) or rest.endswith(b"0\r\n\r\n"):
                         return out

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -18,6 +19,9 @@ from node._server import Running, run_node
 from node._store import LmdbStore
 from tests.node._client import request
 from tests.node.conftest import make_config
+
+if TYPE_CHECKING:
+    import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ID = "zbGOOLXUuKbhwKXXW0sH7-lN1j0UjfYnSa1SSRcaj3I"
@@ -61,6 +65,37 @@ async def test_graceful_shutdown_finishes_in_flight(tmp_path: Path, wallet_jwk: 
             await trio.testing.wait_all_tasks_blocked()
             gate.release.set()
     assert answers == [b"done"]
+
+
+class _Broken:
+    """A device with a bug: its key raises an unexpected exception."""
+
+    id = "broken@1.0"
+
+    def info(self) -> DeviceInfo:
+        return DeviceInfo(keys=frozenset({"boom"}))
+
+    async def resolve(self, key: str, base: Message, req: Message, ctx: Context) -> object:
+        raise RuntimeError("secret internal detail")
+
+
+async def test_internal_fault_is_500_without_trace(tmp_path: Path, wallet_jwk: dict[str, str],
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    config = make_config(tmp_path, wallet_jwk, devices=["message@1.0", "broken@1.0"])
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            running: Running = await nursery.start(
+                lambda task_status: run_node(config, extra_devices=[_Broken()], task_status=task_status))
+            resp = await request(running.port, "GET", "/~broken@1.0/boom")
+            assert resp.status == 500
+            body = resp.json()
+            assert body["error"].startswith("internal error (ref ")
+            assert "secret" not in resp.body.decode()
+            ref = body["error"].split("ref ")[1].rstrip(")")
+            assert any(ref in r.getMessage() and r.exc_info for r in caplog.records)
+            ok = await request(running.port, "GET", "/~message@1.0&a=1/a")  # still serving
+            assert ok.status == 200
+            nursery.cancel_scope.cancel()
 
 
 async def _start(data_dir: Path) -> tuple[trio.Process, dict[str, object], trio.abc.ReceiveStream]:

@@ -148,6 +148,23 @@ async def test_meta_info_and_post(app: Node) -> None:
     assert meta.verified_committers(Message(priv=Message(committers=b"x"))) == ()
 
 
+async def test_meta_updates_survive_restart(tmp_path: Path, wallet_jwk: dict[str, str]) -> None:
+    RsaWallet.from_jwk(dict(wallet_jwk)).save(tmp_path / "wallet.json")
+    config = load_config(None, {"data_dir": str(tmp_path)})
+    node = Node.open(config)
+    try:
+        assert node.state.update(Message(color=b"blue")) == 1
+        assert node.state.update(Message(color=b"red", size=3)) == 2
+    finally:
+        node.close()
+    node = Node.open(config)
+    try:
+        msg = node.state.message()
+        assert (msg["color"], msg["size"], msg["history-length"]) == (b"red", 3, 2)
+    finally:
+        node.close()
+
+
 async def test_hashpath_absent_until_codecs(app: Node) -> None:
     outcome = await app.handle(Message(path="/~message@1.0&a=1/set&b=2"))
     assert isinstance(outcome.value, Message)
@@ -159,6 +176,11 @@ async def test_hashpath_absent_until_codecs(app: Node) -> None:
     else:
         assert outcome.hashpath
         assert outcome.value["priv"]["hashpath"] == outcome.hashpath.encode()
+
+
+async def test_list_results_are_numbered(app: Node) -> None:
+    assert await run(app, "/~message@1.0&b=1&a=2/keys/1") == b"a"
+    assert await run(app, "/~message@1.0&b=1&a=2/keys/3") == b"device"
 
 
 async def test_atom_flag_values(app: Node) -> None:

@@ -91,6 +91,10 @@ async def test_upload_and_read_back_httpsig(node: Running, other_wallet: RsaWall
     got = await request(node.port, "GET", f"/{ids[0]}", headers=[("accept", "application/json")])
     assert json.loads(got.body)["n"] == 3
     assert node.node.store.read_message(ids[0]) is not None
+    got = await request(node.port, "GET", f"/{ids[0]}")  # httpsig: the uploader's signature, verifying
+    report = verify(_reply_message(got))
+    assert report.valid
+    assert report.committers == [other_wallet.address]
 
 
 async def test_upload_unsigned_is_refused(node: Running) -> None:

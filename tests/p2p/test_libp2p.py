@@ -25,7 +25,9 @@ from p2p import (
     PeerBanned,
     PeerUnreachable,
     ProtocolNotSupported,
+    ProtocolViolation,
     RequestFailed,
+    RequestTimeout,
     ValidationResult,
     What,
     decode_request,
@@ -36,9 +38,17 @@ from p2p import (
 from p2p._identity import SEED_FILE, IdentityError, load_or_create_seed
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 TOPIC = "hyperpeer/attestations/1"
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_sockets() -> Iterator[None]:
+    """Collect garbage after each test so a socket libp2p left open fails *that* test (ResourceWarning)."""
+    yield
+    gc.collect()
 
 
 def seed(i: int) -> bytes:
@@ -220,3 +230,48 @@ async def test_listen_failure_is_a_p2p_error() -> None:
             async with node:
                 pass
     assert node.listen_addrs == []
+
+
+# Known libp2p 0.8.1 defect: when both ends are torn down back to back, the side that closes second can leave
+# its dialled TCP socket to the garbage collector (ResourceWarning). ``async with`` teardown (the other tests,
+# each checked by ``_no_leaked_sockets``) is clean; cancellation of two peers at once is not always.
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+async def test_back_pressure_caps_timeouts_and_cancellation() -> None:
+    """Two nodes run as services in our nursery; cancelling it shuts them down without leftover threads."""
+    threads_before = threading.active_count()
+    big = P2PConfig(max_message_bytes=20_000, max_request_bytes=50_000)
+    small = P2PConfig(
+        max_message_bytes=10_000, max_request_bytes=1_000, rate_limit_per_s=1e6, rate_limit_burst=1e6
+    )
+    stuck = trio.Event()
+
+    async def slow(_peer: str, _payload: bytes) -> bytes:
+        await stuck.wait()
+        return b""
+
+    with trio.fail_after(25):
+        async with trio.open_nursery() as nursery:
+            a = await nursery.start(Libp2pNode(seed=seed(20), config=big).run)
+            b = await nursery.start(Libp2pNode(seed=seed(21), config=small).run)
+            b.set_request_handler(FETCH_PROTOCOL, slow)
+            await a.connect(b.listen_addrs[0])
+            async with a.subscribe(TOPIC), b.subscribe(TOPIC) as rb:
+                await a.wait_for_mesh(b.peer_id, TOPIC)
+                await b.wait_for_mesh(a.peer_id, TOPIC)
+                # an unpaced burst: libp2p alone drops past its 32-RPC queue; with back-pressure all arrive
+                for i in range(200):
+                    await a.publish(TOPIC, b"%d" % i)
+                got = {(await recv(rb)).data for _ in range(200)}
+                assert got == {b"%d" % i for i in range(200)}
+                # over B's receive cap (but within A's publish cap): rejected by B's policy
+                await a.publish(TOPIC, b"x" * 15_000)
+                await a.publish(TOPIC, b"end")
+                assert (await recv(rb)).data == b"end"
+                assert b.statistics().oversize_dropped == 1
+            # a request over the server's cap: the server closes the stream mid-exchange
+            with pytest.raises(ProtocolViolation):
+                await a.request(b.peer_id, FETCH_PROTOCOL, b"q" * 5_000, timeout_s=5)
+            with pytest.raises(RequestTimeout):
+                await a.request(b.peer_id, FETCH_PROTOCOL, b"q", timeout_s=0.3)
+            nursery.cancel_scope.cancel()
+    assert threading.active_count() == threads_before

@@ -110,6 +110,16 @@ def test_envelope_rejects_non_canonical_trailing_tags_floats_and_oversize() -> N
         decode(bytes.fromhex("a2617601617601"))  # {"v": 1, "v": 1}: duplicate key
 
 
+def test_bignums_are_refused_both_ways() -> None:
+    with pytest.raises(WireError, match="64-bit"):
+        encode(Envelope(Kind.ATTESTATION, {"n": 2**64}))
+    tagged = cbor2.dumps({"body": {"n": -(2**64) - 1}, "kind": "attestation", "v": 1}, canonical=True)
+    with pytest.raises(WireError, match="64-bit"):
+        decode(tagged)
+    edge = {"hi": 2**64 - 1, "lo": -(2**64)}
+    assert decode(encode(Envelope(Kind.ATTESTATION, edge))).body == edge
+
+
 def test_encode_refuses_unknown_kind_and_body() -> None:
     with pytest.raises(WireError, match="kind"):
         encode(Envelope("nope", b""))  # type: ignore[arg-type]
