@@ -214,11 +214,11 @@ async def compute(
     """
     exec_dev = (definition.get_text("execution-device") or "genesis-wasm@1.0").lower()
     async with cache.lock(pid):
-        current = sched.current(pid)
         if (cache.live(pid) or (None,))[0] != slot and cache.snapshot_at(pid, slot) is None:
             attested = await attested_state(ctx, pid, slot)  # converge: k trusted peers agree
             if attested is not None:
                 return attested
+        current = sched.current(pid)
         if slot > current:
             raise NotFound(f"Slot {slot} of {pid} is not assigned yet; the current slot is {current}.")
         live = cache.live(pid)
