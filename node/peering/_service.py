@@ -300,9 +300,12 @@ class Peering:
 
     async def lookup(self, process: str, slot: int) -> Converged | None:
         """A result ``k`` trusted attesters agree on, content-checked; ``None`` when there is none."""
+        if len(self.trust.attesters) < self.trust.k:
+            return None  # this policy can never converge: do not even ask
         agreement = converge(self.records(process, slot), self.trust)
         if agreement is None and self._running and self.p2p.peers():
-            await self.catch_up(process, slot)
+            with trio.move_on_after(self.fetch_timeout_s):
+                await self.catch_up(process, slot)
             agreement = converge(self.records(process, slot), self.trust)
         if agreement is None:
             return None

@@ -46,10 +46,21 @@ async def read_lines(stream: trio.abc.ReceiveStream, count: int) -> list[dict[st
 
 @pytest.mark.skipif(sys.platform != "linux", reason="bash and mkfifo")
 async def test_launch_three_peers(tmp_path: Path) -> None:
-    env = {**os.environ, "HYPERPEER_VENV": str(fake_venv(tmp_path)),
-           "HYPERPEER_CONFIG": str(ROOT / "configs" / "test.toml")}
-    argv = [str(ROOT / "scripts" / "launch.sh"), "-n", "3", "--fresh", "--root", str(tmp_path / "peers"),
-            "--base-port", "0"]
+    env = {
+        **os.environ,
+        "HYPERPEER_VENV": str(fake_venv(tmp_path)),
+        "HYPERPEER_CONFIG": str(ROOT / "configs" / "test.toml"),
+    }
+    argv = [
+        str(ROOT / "scripts" / "launch.sh"),
+        "-n",
+        "3",
+        "--fresh",
+        "--root",
+        str(tmp_path / "peers"),
+        "--base-port",
+        "0",
+    ]
     with (tmp_path / "launch.err").open("wb") as err:
         process = await trio.lowlevel.open_process(argv, stdout=subprocess.PIPE, stderr=err, env=env)
     try:
@@ -65,8 +76,11 @@ async def test_launch_three_peers(tmp_path: Path) -> None:
             reply = await request(port, "GET", "/~meta@1.0/info/address")
             assert reply.status == 200
             assert reply.body.decode() == line["address"]
-        info = (await request(int(str(lines[2]["port"])), "GET", "/~meta@1.0/info",
-                              headers=[("accept", "application/json")])).json()
+        info = (
+            await request(
+                int(str(lines[2]["port"])), "GET", "/~meta@1.0/info", headers=[("accept", "application/json")]
+            )
+        ).json()
         assert sorted(info["trust"]["attesters"]) == sorted(str(line["address"]) for line in lines)
         process.send_signal(signal.SIGTERM)
         with trio.fail_after(30):
