@@ -6,8 +6,9 @@ Layout (two named indexes of ``LmdbStore``):
   origin, item}`` where ``item`` is a self-contained, independently verifiable attestation (a single
   ``sign_attestation`` blob or an ``encode_batched_attestation`` bundle) and ``origin`` the peer that
   published it;
-* ``att-seen`` gossip item id (SHA-256 of a single attestation, or a batch header id) → ``b""``, so a
-  replayed item is dropped however long after ``seen_ttl`` it comes back.
+* in the same index, ``\x01seen\x00<item id>`` (SHA-256 of a single attestation, or a batch header id)
+  → ``b""``, so a replayed item is dropped however long after ``seen_ttl`` it comes back. Claims and
+  the seen marker of one item are written in one durable transaction.
 
 The first statement an attester makes about a slot wins; a different claim for the same slot is an
 equivocation and is counted, never stored.
@@ -65,6 +66,9 @@ class Record:
         )
 
 
+_SEEN = b"\x01seen\x00"
+
+
 def _prefix(process: str, slot: int) -> bytes:
     return f"{process}\x00{slot:020d}\x00".encode()
 
@@ -75,11 +79,10 @@ class AttestationIndex:
 
     def __init__(self, store: LmdbStore) -> None:
         self._att = store.index("att")
-        self._seen = store.index("att-seen")
         self.equivocations = 0
 
     def seen(self, item_id: str) -> bool:
-        return self._seen.get(item_id) is not None
+        return self._att.get(_SEEN + item_id.encode()) is not None
 
     def add(self, item_id: str, records: list[Record]) -> list[Record]:
         """Store the records of one gossip item (and mark the item seen); returns those that were new."""
@@ -95,9 +98,7 @@ class AttestationIndex:
                 continue
             writes.append((key, record.encode()))
             fresh.append(record)
-        if writes:
-            self._att.put_many(writes)
-        self._seen.put(item_id, b"")
+        self._att.put_many([*writes, (_SEEN + item_id.encode(), b"")])
         return fresh
 
     def records(self, process: str, slot: int) -> list[Record]:

@@ -10,10 +10,10 @@ Theory of operation:
    banned by the backend); an item id already seen → ``IGNORE`` (duplicates and replays, however
    late); an attester the trust policy does not list → ``IGNORE``; otherwise the claims are stored
    in the attestation index and the item is ``ACCEPT``ed (forwarded).
-3. **Production**: ``announce(process, slot, result, hashpath, device_stack)`` stores the result under
-   ``message_id(result)`` and queues a ``Statement``; the batcher takes up to ``batch_size`` statements
-   or whatever arrived within ``batch_delay_s`` of the first, signs one Merkle batch with the node
-   wallet (in a worker thread), indexes it and publishes it.
+3. **Production**: ``announce(process, slot, result, hashpath, device_stack)`` queues a ``Statement``
+   (and the result, to be stored under ``message_id(result)``); the batcher takes up to ``batch_size``
+   statements or whatever arrived within ``batch_delay_s`` of the first, stores their results and
+   signs one Merkle batch with the node wallet (in a worker thread), indexes it and publishes it.
 4. **Convergence**: ``lookup(process, slot)`` converges the stored claims (``_trust``); if they do not
    reach ``k``, it first asks connected peers for their attestations of that slot (how a restarted
    or late peer catches up) and verifies each one. With agreement it loads the result, or fetches it
@@ -37,7 +37,15 @@ from typing import TYPE_CHECKING, Any, cast, final
 
 import trio
 
-from attest import Statement, VerifierPolicy, encode_batched_attestation, encode_evidence, sign_batch
+from attest import (
+    BatchHeader,
+    Proof,
+    Statement,
+    VerifierPolicy,
+    encode_batched_attestation,
+    encode_evidence,
+    sign_batch,
+)
 from devices.core import CoreError, Message, b64u_encode, message_id
 from node._errors import StoreError
 from node._serial import decode_message, encode_message
@@ -146,6 +154,7 @@ class Peering:
         self._send, self._recv = trio.open_memory_channel[Statement](batch_size * 4)
         self._changed = trio.Event()
         self._running = False
+        self._pending: dict[str, Message] = {}
 
     @staticmethod
     def _evidence_raw(evidence: Evidence | None) -> bytes:
@@ -239,7 +248,7 @@ class Peering:
         The statement is signed and published with the next batch (within ``batch_delay_s``).
         """
         result_id = message_id(result)
-        await trio.to_thread.run_sync(self.store.write_message, result, [result_id])
+        self._pending[result_id] = result  # written to the store by the batcher, before signing
         statement = Statement(
             process=process,
             slot=slot,
@@ -262,7 +271,15 @@ class Peering:
                 await self._publish_batch(batch)
 
     async def _publish_batch(self, batch: list[Statement]) -> None:
-        header, proofs = await trio.to_thread.run_sync(sign_batch, batch, self.wallet)
+        results = [(s.result, self._pending.pop(s.result, None)) for s in batch]
+
+        def store_and_sign() -> tuple[BatchHeader, list[Proof]]:
+            for result_id, message in results:
+                if message is not None:
+                    self.store.write_message(message, [result_id])
+            return sign_batch(batch, self.wallet)
+
+        header, proofs = await trio.to_thread.run_sync(store_and_sign)
         body: dict[str, Any] = {
             "header": header.to_dict(),
             "items": [
