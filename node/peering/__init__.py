@@ -10,6 +10,9 @@ See ``_service`` for the theory of operation. The process device reaches it as
   device_stack: Sequence[str]) -> str`` — attest a result this node computed (batched, signed with
   the node wallet, stored and gossiped); returns the result id (``message_id(result)``).
 
+* ``verify(body: bytes) -> Message`` — a report on an attestation in any form peers exchange (what
+  ``attest@1.0/verify`` answers).
+
 ``ResultsSlot`` stands in for the service until peering runs (and in nodes without ``[p2p]``): its
 ``lookup`` answers ``None`` and ``announce`` only computes the id.
 """
@@ -21,6 +24,7 @@ from node.peering._errors import ItemRejected as ItemRejected
 from node.peering._errors import PeeringError as PeeringError
 from node.peering._records import AttestationIndex as AttestationIndex
 from node.peering._records import Record as Record
+from node.peering._report import verify_report as verify_report
 from node.peering._results import ResultsService as ResultsService
 from node.peering._results import ResultsSlot as ResultsSlot
 from node.peering._service import TOPIC as TOPIC
@@ -52,4 +56,5 @@ __all__ = [
     "converge",
     "verify_fetched",
     "verify_gossip",
+    "verify_report",
 ]

@@ -156,6 +156,10 @@ class Peering:
         self._running = False
         self._pending: dict[str, Message] = {}
 
+    @property
+    def evidence_checker(self) -> EvidenceChecker:
+        return self._checker
+
     @staticmethod
     def _evidence_raw(evidence: Evidence | None) -> bytes:
         return b"" if evidence is None else evidence.raw
