@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, final
 
-from devices import message, meta
+from devices import attestation, message, meta
 from devices._registry import Registry
 from devices.core import Message, RsaWallet, freeze
 from node._errors import ConfigError
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 BUILTIN_DEVICES: Mapping[str, Callable[[], Device]] = {
     "message@1.0": lambda: message.DEVICE,
     "meta@1.0": lambda: meta.DEVICE,
+    "attest@1.0": lambda: attestation.DEVICE,
 }
 
 

@@ -102,7 +102,7 @@ async def run_node(
         StoreError: the store cannot be opened.
         OSError: the address cannot be bound.
     """
-    results = ResultsSlot()
+    results = ResultsSlot(TrustPolicy.from_config(config.trust))
     node = Node.open(config, extra_devices=extra_devices, services={"results": results, **(services or {})})
     try:
         app: Any = cast("Any", HttpApp(node))
