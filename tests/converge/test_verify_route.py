@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from devices.core import RsaWallet
 
 ROOT = Path(__file__).resolve().parents[2]
-JSON: list[tuple[str, str | bytes]] = [("accept", "application/json"), ("content-type", "application/octet-stream")]
+JSON: list[tuple[str, str | bytes]] = [
+    ("accept", "application/json"),
+    ("content-type", "application/octet-stream"),
+]
 
 
 async def test_verify_route(tmp_path: Path, wallets: list[RsaWallet]) -> None:
