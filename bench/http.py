@@ -47,24 +47,27 @@ async def bare_app(scope: Any, receive: Any, send: Any) -> None:
 
 
 async def client(port: int, target: bytes, stop_at: float, counts: list[int]) -> None:
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    conn = h11.Connection(h11.CLIENT)
-    async with stream:
-        while trio.current_time() < stop_at:
-            data = conn.send(h11.Request(method="GET", target=target, headers=[("host", "b")]))
-            data += conn.send(h11.EndOfMessage())
-            await stream.send_all(data)
-            while True:
-                event = conn.next_event()
-                if event is h11.NEED_DATA:
-                    conn.receive_data(await stream.receive_some(65536))
-                    continue
-                if isinstance(event, h11.Response):
-                    assert event.status_code == 200, event
-                if isinstance(event, h11.EndOfMessage):
+    while trio.current_time() < stop_at:  # hypercorn closes a connection after 1000 requests
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        conn = h11.Connection(h11.CLIENT)
+        async with stream:
+            while trio.current_time() < stop_at:
+                data = conn.send(h11.Request(method="GET", target=target, headers=[("host", "b")]))
+                data += conn.send(h11.EndOfMessage())
+                await stream.send_all(data)
+                while True:
+                    event = conn.next_event()
+                    if event is h11.NEED_DATA:
+                        conn.receive_data(await stream.receive_some(65536))
+                        continue
+                    if isinstance(event, h11.Response):
+                        assert event.status_code == 200, event
+                    if isinstance(event, h11.EndOfMessage):
+                        break
+                counts[0] += 1
+                if conn.our_state is h11.MUST_CLOSE:
                     break
-            conn.start_next_cycle()
-            counts[0] += 1
+                conn.start_next_cycle()
 
 
 async def measure(port: int, target: bytes, clients: int, seconds: float) -> float:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
-from devices._base import Device
 from devices._errors import DeviceNotFound
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from devices._base import Device
 
 
 class Registry:

@@ -57,16 +57,18 @@ def get_key(base: Message, key: str) -> Value:
     return value
 
 
-def _deep_set(base: Message, key: str, value: Value, explicit: bool) -> Message:
-    if isinstance(value, Atom) and value.name == "unset":
-        return base.without(key)
-    current = base.get(key)
-    if not explicit and isinstance(value, Message) and isinstance(current, Message):
-        merged = current
-        for k, v in value.items():
-            merged = _deep_set(merged, k, v, explicit)
-        return base.set(key, merged)
-    return base.set(key, value)
+def _merge(current: Message, update: Message) -> Message:
+    """Deep-merge ``update`` into ``current`` (``unset`` atoms delete)."""
+    fields: dict[str, Value] = dict(current)
+    for key, value in update.items():
+        inner = fields.get(key)
+        if isinstance(value, Atom) and value.name == "unset":
+            fields.pop(key, None)
+        elif isinstance(value, Message) and isinstance(inner, Message):
+            fields[key] = _merge(inner, value)
+        else:
+            fields[key] = value
+    return Message(fields)
 
 
 @final
@@ -113,14 +115,26 @@ class MessageDevice:
     @staticmethod
     def _set(base: Message, req: Message) -> Message:
         explicit = req.get_text("set-mode") == "explicit"
-        out = base
+        fields: dict[str, Value] = dict(base)
+        changed = False
         for key, value in req.items():
             if key.lower() in _RESERVED or is_private(key):
                 continue
-            out = _deep_set(out, key, value, explicit)
-        if out != base and "commitments" in out:
-            out = out.without("commitments")
-        return out
+            current = fields.get(key)
+            if isinstance(value, Atom) and value.name == "unset":
+                if key in fields:
+                    del fields[key]
+                    changed = True
+                continue
+            if not explicit and isinstance(value, Message) and isinstance(current, Message):
+                value = _merge(current, value)
+            if current != value:
+                fields[key] = value
+                changed = True
+        if not changed:
+            return base
+        fields.pop("commitments", None)  # they no longer cover the message
+        return Message(fields)
 
     @staticmethod
     def _remove(base: Message, req: Message) -> Message:

@@ -30,6 +30,7 @@ computed state (which carries ``process`` = the definition and ``at-slot``). The
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, final
 
 import trio
@@ -76,6 +77,24 @@ def int_param(req: Message, key: str) -> int | None:
     if value < 0:
         raise BadRequest(f"{key} must be ≥ 0, got {value}")
     return value
+
+
+def wait_seconds(req: Message) -> float | None:
+    """The request's ``wait`` (seconds, clamped to 0..``MAX_WAIT_S``), or None.
+
+    Raises:
+        BadRequest: not a finite number.
+    """
+    value = req.find("wait")
+    if value is None:
+        return None
+    try:
+        seconds = float(value.decode("ascii") if isinstance(value, bytes) else value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("wait must be a number of seconds") from exc
+    if not math.isfinite(seconds):
+        raise BadRequest("wait must be a finite number of seconds")
+    return min(max(seconds, 0.0), MAX_WAIT_S)
 
 
 def target_slot(req: Message) -> int | None:
@@ -145,12 +164,8 @@ class ProcessDevice:
             if live is not None:
                 return live[1]
             slot = sched.current(pid)
-        wait = req.find("wait")
-        if wait is not None and sched.log.head(pid).current < slot:
-            try:
-                seconds = min(float(wait.decode() if isinstance(wait, bytes) else wait), MAX_WAIT_S)  # type: ignore[arg-type]
-            except (TypeError, ValueError) as exc:
-                raise BadRequest("wait must be a number of seconds") from exc
+        seconds = wait_seconds(req)
+        if seconds is not None and sched.log.head(pid).current < slot:
             with trio.move_on_after(seconds):
                 await sched.wait_for_slot(pid, slot)
         return await compute(ctx, sched, cache, pid, definition, slot)

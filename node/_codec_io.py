@@ -2,9 +2,7 @@
 
 Every call the node makes into the codec layer goes through one function here, so the request
 decoder, the reply encoder, typed-value decoding, verification, signing and hashpaths each have
-exactly one call site. The ANS-104 item → message mapping (``ans104@1.0`` as the message layer sees
-it, spec §13.7) is looked up by name, so the node picks it up as soon as the codec layer exports
-it; until then ANS-104 request bodies are verified and stored but cannot be resolved (415).
+exactly one call site.
 """
 
 from __future__ import annotations
@@ -39,10 +37,10 @@ def decode_ao_types(raw: bytes) -> dict[str, str]:
     return {str(k): (v.decode() if isinstance(v, bytes) else str(v)) for k, v in parsed.items()}
 
 
-def hashpath(base: Value, req: Message) -> str | None:
-    """The hashpath linking a result to ``(base, req)``; ``None`` when the base has none (a list
-    or number base, or a malformed stored hashpath)."""
-    if not isinstance(base, Message | bytes):
+def hashpath(base: Value | str, req: Message) -> str | None:
+    """The hashpath linking a result to ``(base, req)``; ``base`` may be the previous step's
+    hashpath. ``None`` when the base has none (a list or number base, a malformed hashpath)."""
+    if not isinstance(base, Message | bytes | str):
         return None
     try:
         return core.hashpath(base, req)
@@ -79,12 +77,7 @@ def decode_request(codec: str, headers: Headers, body: bytes) -> Message:
     if codec == "flat@1.0":
         return core.flat_decode(body)
     if codec == "ans104@1.0":
-        item = parse_item(body)
-        convert = getattr(core, "ans104_to_message", None) or getattr(core, "from_item", None)
-        if convert is None:
-            raise Unsupported("ans104@1.0 items cannot be resolved by this node yet (only stored)")
-        converted: Message = convert(item)
-        return converted
+        return item_message(parse_item(body))
     raise Unsupported(f"unknown request codec {codec!r}")
 
 
@@ -98,6 +91,11 @@ def parse_item(raw: bytes) -> DataItem:
     item = DataItem.parse(raw)
     item.verify_or_raise()
     return item
+
+
+def item_message(item: DataItem) -> Message:
+    """The message form of a parsed ANS-104 item (spec §13.7)."""
+    return core.item_to_message(item)
 
 
 class Unsupported(core.CoreError):

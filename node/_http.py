@@ -168,7 +168,7 @@ class HttpApp:
         if raw_item is not None:
             return 200, [("content-type", "application/ans104"), ("codec-device", "ans104@1.0")], raw_item
         outcome = await self.node.handle(singleton)
-        return await self._reply(outcome.value, outcome.hashpath, reply_with, negotiation)
+        return await self._reply(outcome.value, lambda: outcome.hashpath, reply_with, negotiation)
 
     @staticmethod
     def _request_codec(headers: dict[str, str]) -> str:
@@ -221,13 +221,9 @@ class HttpApp:
                       raw: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         """``POST /``: store a signed ANS-104 item (byte-exact) or a signed message, durably."""
         store = self.node.store
-        msg: Message | None
         if codec == "ans104@1.0":
             item = _codec_io.parse_item(raw)
-            try:
-                msg = _codec_io.decode_request(codec, (), raw)
-            except _codec_io.Unsupported:
-                msg = None
+            msg = _codec_io.item_message(item)
             ids = [item.id]
 
             def write() -> None:
@@ -245,10 +241,10 @@ class HttpApp:
 
         await trio.to_thread.run_sync(write, limiter=self._limiter)
         result = Message({"id": ids[0], "ids": list(ids)})
-        return await self._reply(result, None, reply_codec(Message(
+        return await self._reply(result, lambda: None, reply_codec(Message(
             {k: v.encode("latin-1") for k, v in headers.items()})), Message())
 
-    async def _reply(self, value: Value, hashpath: str | None, codec: str,
+    async def _reply(self, value: Value, hashpath: Callable[[], str | None], codec: str,
                      negotiation: Message) -> tuple[int, list[tuple[str, str]], bytes]:
         msg = reply_message(value)
         status = _status_of(msg)
@@ -259,7 +255,7 @@ class HttpApp:
         wallet = self.node.wallet
 
         def encode() -> tuple[list[tuple[str, str]], bytes]:
-            signed = _codec_io.sign_reply(msg, wallet, hashpath) if sign else msg
+            signed = _codec_io.sign_reply(msg, wallet, hashpath()) if sign else msg
             return _codec_io.encode_reply(signed, codec, bundle=bundle)
 
         # RSA-4096 signing takes milliseconds: keep it off the event loop.

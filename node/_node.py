@@ -101,8 +101,10 @@ class Node:
 
     @classmethod
     def open(cls, config: NodeConfig, *, extra_devices: Iterable[Device] = (),
-             publish: PublishFn | None = None, services: Mapping[str, Any] | None = None) -> Node:
-        """Create the data directory, load or create the wallet, open the store, load devices.
+             publish: PublishFn | None = None, services: Mapping[str, Any] | None = None,
+             wallet: RsaWallet | None = None) -> Node:
+        """Create the data directory, load or create the wallet (unless one is given), open the
+        store, load devices.
 
         Raises:
             ConfigError: an unknown device name or an unusable wallet.
@@ -119,10 +121,11 @@ class Node:
         for name, device in extra.items():
             if name not in registry:
                 registry.add(device)
-        try:
-            wallet = RsaWallet.load_or_create(config.wallet_file)
-        except KeyMaterialError as exc:
-            raise ConfigError(f"wallet {config.wallet_file}: {exc.reason}") from exc
+        if wallet is None:
+            try:
+                wallet = RsaWallet.load_or_create(config.wallet_file)
+            except KeyMaterialError as exc:
+                raise ConfigError(f"wallet {config.wallet_file}: {exc.reason}") from exc
         store = LmdbStore(config.store_dir, map_size_bytes=config.store.map_size_bytes)
         log.info("node %s: %d devices, store %s", wallet.address, len(list(registry)), config.store_dir)
         return cls(config, wallet, store, registry, publish=publish, services=services)

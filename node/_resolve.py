@@ -14,10 +14,13 @@ Pipeline for one request (a message sequence from ``node._hyperpath.parse``):
    device in the registry (404 naming it when not loaded). The key is the first element of
    ``Msg2.path``. A key the device does not export (and no catch-all) falls back to
    ``message@1.0``.
-4. **Hashpath.** A message result gets ``priv/hashpath = hashpath(Msg1, Msg2)``; the last one is
-   reported with the outcome (it goes into the reply signature's ``tag``).
-5. **Bounds.** Every step, nested ones included (also those devices start through
-   ``Context.resolve``), counts against ``max_depth``; exceeding it is a 508-style error (400).
+4. **Hashpath.** The outcome records its top-level ``(Msg1, Msg2)`` steps; ``Outcome.hashpath``
+   folds them into the hashpath of the last step on first use (it goes into the reply signature's
+   ``tag``). Computing it costs two message ids per step, so it is only done when asked for;
+   results carry no ``priv/hashpath``.
+5. **Bounds.** Nesting — a step started while another runs (sub-paths, devices calling
+   ``Context.resolve``) — is bounded by ``max_depth``; exceeding it is a 400. The number of
+   sequential steps is bounded by the parser's segment limit.
 
 Errors are ``DeviceError`` subclasses carrying an HTTP status; core codec errors raised inside a
 step are re-raised as ``DeviceError`` with their status hint.
@@ -26,6 +29,7 @@ step are re-raised as ``DeviceError`` with their status hint.
 from __future__ import annotations
 
 import contextvars
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
@@ -48,10 +52,19 @@ _depth: contextvars.ContextVar[int] = contextvars.ContextVar("resolve_depth", de
 @final
 @dataclass(frozen=True)
 class Outcome:
-    """The result of resolving a request, with the hashpath of its last step (if computable)."""
+    """The result of resolving a request and the ``(base, request)`` pairs of its steps."""
 
     value: Value
-    hashpath: str | None
+    steps: tuple[tuple[Message, Message], ...] = ()
+
+    @functools.cached_property
+    def hashpath(self) -> str | None:
+        """The hashpath of the last step, chained through the earlier ones (``None`` for a request
+        without steps or one whose base has no id)."""
+        current: str | None = None
+        for base, req in self.steps:
+            current = _codec_io.hashpath(current if current is not None else base, req)
+        return current
 
 
 def canonical_id(ident: str) -> str | None:
@@ -118,22 +131,23 @@ class Resolver:
 
     async def resolve(self, base: Message, req: Message) -> Value:
         """One step, ``Msg3 = resolve(Msg1, Msg2)`` (also ``Context.resolve`` for devices)."""
-        value, _ = await self._step(base, req)
-        return value
+        return await self._step(base, req)
 
     # -- internals -----------------------------------------------------------------------------
     async def _many(self, steps: list[Element] | tuple[Element, ...]) -> Outcome:
         if not steps:
             raise BadRequest("empty path: nothing to resolve")
         current = await self._base(steps[0])
-        hashpath: str | None = None
+        done: list[tuple[Message, Message]] = []
         for elem in steps[1:]:
             if isinstance(current, tuple):  # a list result is read as a numbered message
                 current = Message({str(i): v for i, v in enumerate(current, start=1)})
             if not isinstance(current, Message):
                 raise BadRequest(f"cannot apply a key to a {type(current).__name__} result")
-            current, hashpath = await self._apply(current, elem)
-        return Outcome(current, hashpath)
+            base, req = await self._request(current, elem)
+            current = await self.resolve(base, req)
+            done.append((base, req))
+        return Outcome(current, tuple(done))
 
     async def _base(self, elem: Element) -> Value:
         if isinstance(elem, Message):
@@ -155,17 +169,17 @@ class Resolver:
             return await setter.resolve("set", base, rest, self.context())
         return await self.resolve(base, elem.msg)
 
-    async def _apply(self, base: Message, elem: Element) -> tuple[Value, str | None]:
+    async def _request(self, base: Message, elem: Element) -> tuple[Message, Message]:
+        """The ``(Msg1, Msg2)`` pair a later path element stands for."""
         if isinstance(elem, Message):
-            return await self._step(base, elem)
+            return base, elem
         if isinstance(elem, str):
-            return await self._step(base, Message(path=elem))
+            return base, Message(path=elem)
         if isinstance(elem, Resolve):
             value = (await self._nested(elem)).value
-            req = value if isinstance(value, Message) else Message(path=value)
-            return await self._step(base, req)
+            return base, (value if isinstance(value, Message) else Message(path=value))
         device = await self._device_name(elem.device)
-        return await self._step(base.set("device", device), elem.msg)
+        return base.set("device", device), elem.msg
 
     async def _nested(self, elem: Resolve) -> Outcome:
         token = _depth.set(_depth.get() + 1)
@@ -199,7 +213,7 @@ class Resolver:
             raise NotFound(f"message not found: {ident}")
         return msg
 
-    async def _step(self, base: Message, req: Message) -> tuple[Value, str | None]:
+    async def _step(self, base: Message, req: Message) -> Value:
         token = _depth.set(_depth.get() + 1)
         try:
             if _depth.get() > self.max_depth:
@@ -220,11 +234,7 @@ class Resolver:
                 raise DeviceError(exc.reason, status=exc.status_hint) from exc
         finally:
             _depth.reset(token)
-        hashpath = _codec_io.hashpath(base, req)
-        if isinstance(value, Message) and hashpath is not None:
-            priv = value.get_message("priv") or Message()
-            value = value.set("priv", priv.set("hashpath", hashpath))
-        return value, hashpath
+        return value
 
     @staticmethod
     def _key(req: Message) -> str:

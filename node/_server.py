@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Mapping
 
     from devices._base import Device
+    from devices.core import RsaWallet
     from node._config import NodeConfig
     from p2p import P2P
 
@@ -80,11 +81,13 @@ async def run_node(
     shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
     extra_devices: Iterable[Device] = (),
     services: Mapping[str, Any] | None = None,
+    wallet: RsaWallet | None = None,
     p2p: P2P | None = None,
     task_status: TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Open the node (data dir, wallet, store, devices) and serve HTTP until shut down.
 
+    ``wallet`` overrides the configured wallet file (tests, several peers in one process).
     Reports a ``Running`` (with the bound port, useful with ``http.port = 0``) through
     ``task_status.started`` once the listener accepts connections.
 
@@ -103,7 +106,9 @@ async def run_node(
         OSError: the address cannot be bound.
     """
     results = ResultsSlot(TrustPolicy.from_config(config.trust))
-    node = Node.open(config, extra_devices=extra_devices, services={"results": results, **(services or {})})
+    node = Node.open(
+        config, extra_devices=extra_devices, services={"results": results, **(services or {})}, wallet=wallet
+    )
     try:
         app: Any = cast("Any", HttpApp(node))
         hc = _hypercorn_config(config)

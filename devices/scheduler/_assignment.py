@@ -10,7 +10,7 @@ the gateway gave it), ``block-timestamp`` (int), ``timestamp`` (int, millisecond
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, final
 
 from devices.core import Message, RsaWallet, b64u_decode, b64u_encode
@@ -181,6 +181,30 @@ def build_assignment(
     sign: Callable[[Message], Message],
 ) -> Assignment:
     """Build and sign the assignment of ``message`` at ``head.next_slot`` (pure but for ``sign``)."""
+    a = prepare_assignment(
+        process_id=process_id,
+        head=head,
+        message=message,
+        message_id=message_id,
+        timestamp_ms=timestamp_ms,
+        block=block,
+    )
+    return replace(a, message=sign(a.message))
+
+
+def prepare_assignment(
+    *,
+    process_id: str,
+    head: ChainHead,
+    message: Message,
+    message_id: str,
+    timestamp_ms: int,
+    block: BlockInfo,
+) -> Assignment:
+    """The assignment of ``message`` at ``head.next_slot`` with its message not yet signed.
+
+    The hash chain covers the scheduled message's id, not the assignment's signature, so a batch
+    can be prepared in order and signed in parallel."""
     chain = b64u_encode(next_hash_chain(head.chain, message_id))
     path = message.get_text("path") or "compute"
     unsigned = Message(
@@ -208,5 +232,5 @@ def build_assignment(
         block_hash=block.hash,
         block_timestamp=block.timestamp,
         hash_chain=chain,
-        message=sign(unsigned),
+        message=unsigned,
     )

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import lmdb
 
-from devices._errors import Conflict
+from devices._errors import BadRequest, Conflict
 from devices.core import b64u_encode
 
 from ._assignment import Assignment, ChainHead
@@ -47,8 +47,25 @@ LOC_DB = b"sched-loc"
 _SEP = b"\x00"
 
 
+MAX_PID_BYTES = 256
+
+
+def pid_bytes(pid: str) -> bytes:
+    """The storage form of a process id.
+
+    Raises:
+        BadRequest: empty, longer than ``MAX_PID_BYTES`` or containing NUL (no id looks like that).
+    """
+    raw = pid.encode("utf-8", "surrogatepass")
+    if not raw or len(raw) > MAX_PID_BYTES or _SEP in raw:
+        raise BadRequest(f"not a process id: {pid[:64]!r}")
+    return raw
+
+
 def _key(pid: str, slot: int) -> bytes:
-    return pid.encode("utf-8") + _SEP + slot.to_bytes(8, "big")
+    if not 0 <= slot < 1 << 63:
+        raise BadRequest(f"slot out of range: {slot}")
+    return pid_bytes(pid) + _SEP + slot.to_bytes(8, "big")
 
 
 class AssignmentLog:
@@ -69,7 +86,7 @@ class AssignmentLog:
 
     # -- reading ---------------------------------------------------------------------------
     def _read_head(self, txn: lmdb.Transaction, pid: str) -> ChainHead:
-        raw = txn.get(pid.encode("utf-8"), db=self._proc)
+        raw = txn.get(pid_bytes(pid), db=self._proc)
         if raw is None:
             return ChainHead()
         rec = decode_plain(bytes(raw))
@@ -86,8 +103,8 @@ class AssignmentLog:
             return cached
         with self._env.begin(db=self._proc) as txn:
             head = self._read_head(txn, pid)
-        self._heads[pid] = head
-        return head
+        # setdefault: if an append stored a newer head meanwhile, that one stays (never regress).
+        return self._heads.setdefault(pid, head)
 
     def get(self, pid: str, slot: int) -> Assignment | None:
         """The assignment at ``slot`` of ``pid``, or ``None``."""
@@ -121,7 +138,7 @@ class AssignmentLog:
 
     def iter_all(self, pid: str) -> Iterator[Assignment]:
         """Every stored assignment of ``pid`` in slot order."""
-        prefix = pid.encode("utf-8") + _SEP
+        prefix = pid_bytes(pid) + _SEP
         with self._env.begin(db=self._assign) as txn:
             cur = txn.cursor()
             if not cur.set_range(prefix):
@@ -155,14 +172,14 @@ class AssignmentLog:
     def location(self, address: str) -> Message | None:
         """The stored scheduler-location message of ``address``."""
         with self._env.begin(db=self._loc) as txn:
-            raw = txn.get(address.encode("utf-8"))
+            raw = txn.get(pid_bytes(address))
         return None if raw is None else decode_message(bytes(raw))
 
     def set_location(self, address: str, record: Message) -> None:
         """Store (durably) the scheduler-location message of ``address``."""
         try:
             with self._env.begin(write=True, db=self._loc) as txn:
-                txn.put(address.encode("utf-8"), encode_value(record))
+                txn.put(pid_bytes(address), encode_value(record))
         except lmdb.Error as exc:
             raise StorageCorrupt(f"location write failed: {exc}") from exc
 
@@ -196,7 +213,7 @@ class AssignmentLog:
                         heads[a.process] = ChainHead(next_slot=a.slot + 1, chain=a.chain_raw)
                     for pid, head in heads.items():
                         rec = encode_value({"next": head.next_slot, "chain": head.chain})
-                        txn.put(pid.encode("utf-8"), rec, db=self._proc)
+                        txn.put(pid_bytes(pid), rec, db=self._proc)
                 if self._needs_sync:
                     self._env.sync(True)
             except lmdb.Error as exc:

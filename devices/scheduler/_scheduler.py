@@ -5,9 +5,10 @@ Theory of operation:
 1. ``schedule(pid, msg)`` verifies the message (``MessageOps.verify``), checks that this node
    schedules ``pid``, and queues a request on a bounded inbox (back-pressure when full).
 2. The writer task (``run``, started with ``nursery.start``) takes the first request and whatever
-   else is queued, up to ``max_batch``; builds each assignment from the durable chain head
-   (slot = next slot, hash chain, node-wallet signature) in a worker thread; and stores the whole
-   batch with one durable LMDB transaction (``AssignmentLog.append``).
+   else is queued, up to ``max_batch``; prepares each assignment in order from the durable chain
+   head (slot = next slot, hash chain) in a worker thread; has them signed with the node wallet
+   by up to ``sign_threads`` worker threads (the chain does not cover the signature); and stores
+   the whole batch with one durable LMDB transaction (``AssignmentLog.append``).
 3. Only then are the callers woken with their ``Assignment``. A failure of the batch write wakes
    every caller of that batch with the error and stores nothing; a failure building one message
    (e.g. signing) fails that caller only. No caller is ever left waiting (HyperBEAM's defect).
@@ -23,14 +24,22 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from devices._errors import BadRequest, DeviceError, NotFound, Unavailable
 
-from ._assignment import DEBUG_BLOCK, Assignment, BlockInfo, ChainHead, MessageOps, build_assignment
+from ._assignment import (
+    DEBUG_BLOCK,
+    Assignment,
+    BlockInfo,
+    ChainHead,
+    MessageOps,
+    build_assignment,
+    prepare_assignment,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -79,9 +88,11 @@ class Scheduler:
         block_info: Callable[[], BlockInfo] = lambda: DEBUG_BLOCK,
         max_batch: int = 256,
         inbox_size: int = 1024,
+        sign_threads: int = 2,
     ) -> None:
-        if max_batch < 1 or inbox_size < 1:
-            raise ValueError("max_batch and inbox_size must be positive")
+        if max_batch < 1 or inbox_size < 1 or sign_threads < 1:
+            raise ValueError("max_batch, inbox_size and sign_threads must be positive")
+        self._sign_threads = sign_threads
         self.log = log_
         self.ops = ops
         self.address = address
@@ -116,7 +127,8 @@ class Scheduler:
                         batch.append(self._recv.receive_nowait())
                     except trio.WouldBlock:
                         break
-                await self._commit(batch)
+                with trio.CancelScope(shield=True):  # a taken batch is always finished and answered
+                    await self._commit(batch)
         finally:
             self._stopped = True
             self._running = False
@@ -134,7 +146,8 @@ class Scheduler:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
-            built = await trio.to_thread.run_sync(self._build_and_store, batch)
+            built = await self._build(batch)
+            await trio.to_thread.run_sync(self.log.append, [a for a in built if a is not None])
         except Exception as exc:  # the batch boundary: every caller of the batch gets the error
             if not isinstance(exc, DeviceError):
                 log.error("assignment batch failed", exc_info=True)
@@ -151,7 +164,57 @@ class Scheduler:
         self._changed.set()
         self._changed = trio.Event()
 
-    def _build_and_store(self, batch: list[_Pending]) -> list[Assignment | None]:
+    async def _build(self, batch: list[_Pending]) -> list[Assignment | None]:
+        """Assignments for ``batch`` (``None`` where that message failed), signed by up to
+        ``sign_threads`` worker threads. If any signature fails, the batch is rebuilt one by one
+        so that later messages of the same process take the failed one's slot."""
+        if self._sign_threads == 1 or len(batch) == 1:
+            return await trio.to_thread.run_sync(self._build_one_by_one, batch)
+        unsigned = await trio.to_thread.run_sync(self._prepare, batch)
+        signed: list[Message | None] = [None] * len(unsigned)
+
+        async def sign_share(k: int) -> None:
+            share = list(range(k, len(unsigned), self._sign_threads))
+            done = await trio.to_thread.run_sync(self._sign_many, [unsigned[i].message for i in share])
+            for i, m in zip(share, done, strict=True):
+                signed[i] = m
+
+        async with trio.open_nursery() as nursery:
+            for k in range(min(self._sign_threads, len(unsigned))):
+                nursery.start_soon(sign_share, k)
+        if any(m is None for m in signed):
+            return await trio.to_thread.run_sync(self._build_one_by_one, batch)
+        return [replace(a, message=m) for a, m in zip(unsigned, signed, strict=True) if m is not None]
+
+    def _sign_many(self, messages: list[Message]) -> list[Message | None]:
+        out: list[Message | None] = []
+        for m in messages:
+            try:
+                out.append(self.ops.sign(m))
+            except Exception:  # a per-message boundary; _build retries the batch one by one
+                log.warning("signing an assignment failed", exc_info=True)
+                out.append(None)
+        return out
+
+    def _prepare(self, batch: list[_Pending]) -> list[Assignment]:
+        heads: dict[str, ChainHead] = {}
+        out: list[Assignment] = []
+        now, block = self._clock_ms(), self._block_info()
+        for p in batch:
+            head = heads.get(p.pid) or self.log.head(p.pid)
+            a = prepare_assignment(
+                process_id=p.pid,
+                head=head,
+                message=p.message,
+                message_id=p.message_id,
+                timestamp_ms=now,
+                block=block,
+            )
+            heads[p.pid] = ChainHead(next_slot=a.slot + 1, chain=a.chain_raw)
+            out.append(a)
+        return out
+
+    def _build_one_by_one(self, batch: list[_Pending]) -> list[Assignment | None]:
         heads: dict[str, ChainHead] = {}
         out: list[Assignment | None] = []
         now, block = self._clock_ms(), self._block_info()
@@ -174,7 +237,6 @@ class Scheduler:
                 continue
             heads[p.pid] = ChainHead(next_slot=a.slot + 1, chain=a.chain_raw)
             out.append(a)
-        self.log.append([a for a in out if a is not None])
         return out
 
     # -- the caller side -------------------------------------------------------------------

@@ -17,6 +17,7 @@ import lmdb
 import trio
 
 from ._codec import StorageCorrupt, decode_message, encode_value
+from ._log import pid_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -28,7 +29,7 @@ SNAP_DB = b"proc-snap"
 
 
 def _key(pid: str, slot: int) -> bytes:
-    return pid.encode("utf-8") + b"\x00" + slot.to_bytes(8, "big")
+    return pid_bytes(pid) + b"\x00" + slot.to_bytes(8, "big")
 
 
 class StateCache:
@@ -100,7 +101,7 @@ class StateCache:
         """The stored snapshot with the highest slot ≤ ``at_most``."""
         if at_most < 0:
             return None
-        prefix = pid.encode("utf-8") + b"\x00"
+        prefix = pid_bytes(pid) + b"\x00"
         with self._env.begin(db=self._snaps) as txn:
             cur = txn.cursor()
             found = cur.prev() if cur.set_range(_key(pid, at_most + 1)) else cur.last()
@@ -112,7 +113,7 @@ class StateCache:
             return int.from_bytes(key[-8:], "big"), decode_message(bytes(raw))
 
     def snapshot_slots(self, pid: str) -> list[int]:
-        prefix = pid.encode("utf-8") + b"\x00"
+        prefix = pid_bytes(pid) + b"\x00"
         out: list[int] = []
         with self._env.begin(db=self._snaps) as txn:
             cur = txn.cursor()

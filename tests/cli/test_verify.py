@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -14,6 +14,9 @@ from devices.core import Message, RsaWallet, commit, httpsig_encode, json_encode
 from devices.core.ans104 import UnsignedItem, serialize_bundle, sign_item
 from node._verify import verify_path
 from tests.conftest import ROOT, vector_path
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @pytest.fixture(scope="module")
@@ -30,19 +33,23 @@ def test_ans104_item_valid_and_tampered(tmp_path: Path, wallet: RsaWallet) -> No
     good = tmp_path / "good.bin"
     good.write_bytes(raw)
     out = verify_path(good)
-    assert out["kind"] == "ans104-item" and out["valid"] is True
+    assert out["kind"] == "ans104-item"
+    assert out["valid"] is True
     assert out["committers"] == [wallet.address]
     bad = tmp_path / "bad.bin"
     bad.write_bytes(raw[:-1] + bytes([raw[-1] ^ 1]))
     out = verify_path(bad)
-    assert out["valid"] is False and "signature" in out["error"]
+    assert out["valid"] is False
+    assert "signature" in out["error"]
 
 
 def test_bundle(tmp_path: Path, wallet: RsaWallet) -> None:
     path = tmp_path / "bundle.bin"
     path.write_bytes(serialize_bundle([_item(wallet, b"a"), _item(wallet, b"b")]))
     out = verify_path(path)
-    assert out["kind"] == "ans104-bundle" and out["valid"] is True and len(out["members"]) == 2
+    assert out["kind"] == "ans104-bundle"
+    assert out["valid"] is True
+    assert len(out["members"]) == 2
 
 
 def test_httpsig_dump_and_json_message(tmp_path: Path, wallet: RsaWallet) -> None:
@@ -52,7 +59,8 @@ def test_httpsig_dump_and_json_message(tmp_path: Path, wallet: RsaWallet) -> Non
     dump = tmp_path / "req.http"
     dump.write_bytes(b"POST / HTTP/1.1\r\n" + head.encode() + b"\r\n" + parts.body)
     out = verify_path(dump)
-    assert out["kind"] == "httpsig" and out["valid"] is True, out
+    assert out["kind"] == "httpsig", out
+    assert out["valid"] is True, out
     assert wallet.address in out["committers"]
     tampered = tmp_path / "tampered.http"
     tampered.write_bytes(dump.read_bytes().replace(b"world", b"WORLD"))
@@ -60,7 +68,8 @@ def test_httpsig_dump_and_json_message(tmp_path: Path, wallet: RsaWallet) -> Non
     js = tmp_path / "msg.json"
     js.write_bytes(json_encode(signed))
     out = verify_path(js)
-    assert out["kind"] == "json" and out["valid"] is True, out
+    assert out["kind"] == "json", out
+    assert out["valid"] is True, out
 
 
 def test_attestation_goes_to_attest(tmp_path: Path, wallet: RsaWallet) -> None:
@@ -69,7 +78,8 @@ def test_attestation_goes_to_attest(tmp_path: Path, wallet: RsaWallet) -> None:
     path = tmp_path / "att.cbor"
     path.write_bytes(sign_attestation(stmt, wallet))
     out = verify_path(path)
-    assert out["kind"] == "attestation" and out["valid"] is True
+    assert out["kind"] == "attestation"
+    assert out["valid"] is True
     assert out["committers"] == [wallet.address]
 
 

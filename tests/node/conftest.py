@@ -14,13 +14,19 @@ from node._server import Running, run_node
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+from functools import partial
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def wallet_jwk() -> dict[str, str]:
-    return RsaWallet.generate(2048).to_jwk()
+def node_wallet() -> RsaWallet:
+    return RsaWallet.generate(2048)
+
+
+@pytest.fixture(scope="session")
+def wallet_jwk(node_wallet: RsaWallet) -> dict[str, str]:
+    return node_wallet.to_jwk()
 
 
 def make_config(tmp_path: Path, wallet_jwk: dict[str, str], **overrides: Any) -> NodeConfig:
@@ -33,9 +39,9 @@ def make_config(tmp_path: Path, wallet_jwk: dict[str, str], **overrides: Any) ->
 
 
 @pytest.fixture
-async def node(tmp_path: Path, wallet_jwk: dict[str, str]) -> AsyncIterator[Running]:
+async def node(tmp_path: Path, wallet_jwk: dict[str, str], node_wallet: RsaWallet) -> AsyncIterator[Running]:
     config = make_config(tmp_path, wallet_jwk)
     async with trio.open_nursery() as nursery:
-        running: Running = await nursery.start(run_node, config)
+        running: Running = await nursery.start(partial(run_node, config, wallet=node_wallet))
         yield running
         nursery.cancel_scope.cancel()

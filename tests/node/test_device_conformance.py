@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-def app(tmp_path: Path, wallet_jwk: dict[str, str]) -> Node:
+def app(tmp_path: Path, wallet_jwk: dict[str, str], node_wallet: RsaWallet) -> Node:
     RsaWallet.from_jwk(dict(wallet_jwk)).save(tmp_path / "wallet.json")
-    node = Node.open(load_config(None, {"data_dir": str(tmp_path)}))
+    node = Node.open(load_config(None, {"data_dir": str(tmp_path)}), wallet=node_wallet)
     yield node
     node.close()
 

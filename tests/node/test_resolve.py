@@ -24,11 +24,11 @@ ID = "zbGOOLXUuKbhwKXXW0sH7-lN1j0UjfYnSa1SSRcaj3I"
 
 
 @pytest.fixture
-def app(tmp_path: Path, wallet_jwk: dict[str, str]) -> Node:
+def app(tmp_path: Path, wallet_jwk: dict[str, str], node_wallet: RsaWallet) -> Node:
     data = tmp_path / "d"
     data.mkdir()
     RsaWallet.from_jwk(dict(wallet_jwk)).save(data / "wallet.json")
-    node = Node.open(load_config(None, {"data_dir": str(data)}))
+    node = Node.open(load_config(None, {"data_dir": str(data)}), wallet=node_wallet)
     yield node
     node.close()
 
@@ -165,17 +165,16 @@ async def test_meta_updates_survive_restart(tmp_path: Path, wallet_jwk: dict[str
         node.close()
 
 
-async def test_hashpath_absent_until_codecs(app: Node) -> None:
-    outcome = await app.handle(Message(path="/~message@1.0&a=1/set&b=2"))
-    assert isinstance(outcome.value, Message)
-    assert outcome.value.get("b") == b"2"
-    from node import _codec_io
+async def test_hashpath_is_chained_on_demand(app: Node) -> None:
+    from devices.core import hashpath
 
-    if _codec_io.hashpath(Message(), Message(path="x")) is None:
-        assert outcome.hashpath is None
-    else:
-        assert outcome.hashpath
-        assert outcome.value["priv"]["hashpath"] == outcome.hashpath.encode()
+    outcome = await app.handle(Message(path="/~message@1.0&a=1/set&b=2/b"))
+    assert outcome.value == b"2"
+    (base1, req1), (_, req2) = outcome.steps
+    assert outcome.hashpath == hashpath(hashpath(base1, req1), req2)
+    assert outcome.hashpath is not None
+    assert outcome.hashpath.count("/") == 1
+    assert (await app.handle(Message(path="/~message@1.0&a=1"))).hashpath is None
 
 
 async def test_list_results_are_numbered(app: Node) -> None:

@@ -124,3 +124,60 @@ async def test_upload_bad_ans104_rejected(node: Running, name: str) -> None:
     resp = await request(node.port, "POST", "/", headers=[("content-type", "application/ans104")], body=raw)
     assert resp.status == 400
     assert resp.json()["error"]
+
+
+def _tamper(headers: tuple[tuple[str, str], ...], how: str) -> list[tuple[str, str]]:
+    out = []
+    for k, v in headers:
+        if how == "value" and k == "greeting":
+            v = "bye"
+        elif how == "sig-bytes" and k == "signature":
+            v = v.replace("A", "B", 1) if "A" in v else v.replace("a", "b", 1)
+        elif how == "sig-truncated" and k == "signature":
+            v = v[: len(v) // 2]
+        elif how == "keyid" and k == "signature-input":
+            v = v.replace("publickey:", "publickey:AAAA", 1)
+        elif how == "input-garbage" and k == "signature-input":
+            v = "this is not a structured field"
+        elif how == "drop-input" and k == "signature-input":
+            continue
+        elif how == "component" and k == "signature-input":
+            v = v.replace('"greeting"', '"other"', 1)
+        out.append((k, v))
+    if how == "extra-covered":
+        out.append(("other", "x"))
+    return out
+
+
+@pytest.mark.parametrize("how", ["value", "sig-bytes", "sig-truncated", "keyid", "input-garbage",
+                                 "component"])
+async def test_invalid_signatures_rejected(node: Running, other_wallet: RsaWallet, how: str) -> None:
+    parts = httpsig_encode(commit(Message(greeting=b"hi"), other_wallet), bundle=True)
+    resp = await request(node.port, "POST", "/greeting", headers=_tamper(parts.headers, how),
+                         body=parts.body)
+    assert resp.status == 400, (how, resp.body)
+    assert resp.json()["error"]
+
+
+async def test_message_id_and_verify_keys(node: Running, other_wallet: RsaWallet) -> None:
+    signed = commit(Message(title=b"doc"), other_wallet)
+    resp = await _post(node.port, "/", signed, headers=[("accept", "application/json")])
+    ident = resp.json()["id"]
+    got = await request(node.port, "GET", f"/{ident}/verify")
+    assert got.status == 200
+    assert got.body == b"true"
+    got = await request(node.port, "GET", f"/{ident}/id&mode=all")
+    assert (got.status, got.body) == (200, ident.encode())
+    got = await request(node.port, "GET", f"/{ident}/committers", headers=[("accept", "application/json")])
+    assert got.json()["1"] == other_wallet.address
+    got = await request(node.port, "GET", "/~message@1.0&a=1/id&mode=bogus")
+    assert got.status == 400
+
+
+async def test_signature_without_input_is_unsigned(node: Running, other_wallet: RsaWallet) -> None:
+    """A ``signature`` header with no ``signature-input`` cannot be checked: it attributes nothing."""
+    parts = httpsig_encode(commit(Message(greeting=b"hi"), other_wallet), bundle=True)
+    headers = _tamper(parts.headers, "drop-input")
+    resp = await request(node.port, "POST", "/", headers=headers, body=parts.body)
+    assert resp.status == 400
+    assert "signed" in resp.json()["error"]

@@ -111,6 +111,11 @@ async def test_slot_beyond_current_and_bad_slots(node: Node) -> None:
     for bad in ("abc", "-1", "1.5"):
         with pytest.raises(BadRequest):
             await node.get(proc, path="compute", slot=bad)
+    for bad_wait in ("soon", "nan", "inf"):
+        with pytest.raises(BadRequest, match="wait"):
+            await node.get(proc, path="compute", slot=3, wait=bad_wait)
+    with pytest.raises(NotFound):  # a negative wait is no wait
+        await node.get(proc, path="compute", slot=3, wait="-5")
     with pytest.raises(NotFound):
         await node.get(process_def("never-scheduled"), path="compute", slot=0)
 

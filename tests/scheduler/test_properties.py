@@ -56,3 +56,69 @@ def test_any_interleaving_keeps_schedules_contiguous(plans: list[list[int]], max
                 mine = [slot for p, slot in got if p == pid]
                 assert mine == sorted(mine)
         env.close()
+
+
+_keys = st.sampled_from(
+    [
+        "target",
+        "from",
+        "to",
+        "slot",
+        "accept",
+        "method",
+        "address",
+        "nonce",
+        "url",
+        "body",
+        "type",
+        "compute",
+        "results",
+        "wait",
+        "result-depth",
+        "process",
+    ]
+)
+_values = st.one_of(
+    st.binary(max_size=24),
+    st.integers(-(2**70), 2**70),
+    st.booleans(),
+    st.text(max_size=12),
+    st.just(b"POST"),
+    st.just(b"application/aos-2"),
+)
+_paths = st.sampled_from(
+    ["schedule", "slot", "status", "location", "record", "compute", "results", "now", "push"]
+)
+
+
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(path=_paths, fields=st.dictionaries(_keys, _values, max_size=6), on_process=st.booleans())
+def test_garbage_requests_give_a_message_or_a_device_error(
+    path: str, fields: dict[str, object], on_process: bool
+) -> None:
+    from devices._errors import DeviceError
+    from tests.scheduler._harness import make_node
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = open_env(Path(tmp) / "db")
+        ops = fake_ops()
+        s = Scheduler(AssignmentLog(env), ops, address=NODE_ADDR)
+        node = make_node(env, s)
+        proc = process_def("fuzz", **{"execution-device": "stack@1.0", "device-stack": ["test-exec@1.0"]})
+
+        async def main() -> None:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(s.run)
+                await s.schedule(ops.message_id(proc), proc)
+                base = proc if on_process else Message(device="scheduler@1.0")
+                with trio.fail_after(10):
+                    try:
+                        out = await node.resolve(base, Message({**fields, "path": path}))
+                    except DeviceError:
+                        pass
+                    else:
+                        assert isinstance(out, Message | int | bytes)
+                nursery.cancel_scope.cancel()
+
+        trio.run(main)
+        env.close()

@@ -138,6 +138,51 @@ async def test_signing_failure_fails_only_that_caller(env: lmdb.Environment) -> 
     assert s.log.verify_chain(pid) == 3
 
 
+async def test_parallel_signing_failure_rebuilds_the_batch(env: lmdb.Environment) -> None:
+    base = fake_ops()
+    gate = threading.Event()
+    calls: list[int] = []
+
+    def sign(m: Message) -> Message:
+        body = m.get_message("body") or Message()
+        n = body.get_int("n")
+        calls.append(n if n is not None else -1)
+        if n == 0:
+            gate.wait(10)  # holds the first batch so the next four queue into one batch
+        if n == 13:
+            raise ValueError("hsm unplugged")
+        return base.sign(m)
+
+    ops = MessageOps(message_id=base.message_id, sign=sign, verify=base.verify)
+    s = Scheduler(AssignmentLog(env), ops, address=NODE_ADDR, sign_threads=2)
+    proc = process_def()
+    pid = base.message_id(proc)
+    results: dict[int, object] = {}
+
+    async def one(n: int) -> None:
+        try:
+            results[n] = (await s.schedule(pid, user_msg(n, pid), definition=proc)).slot
+        except DeviceError as exc:
+            results[n] = exc
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(s.run)
+            async with trio.open_nursery() as inner:
+                inner.start_soon(one, 0)
+                await trio.testing.wait_all_tasks_blocked()
+                for n in (12, 13, 14, 15):
+                    inner.start_soon(one, n)
+                await trio.testing.wait_all_tasks_blocked()
+                gate.set()
+            nursery.cancel_scope.cancel()
+    assert results[0] == 0
+    assert isinstance(results[13], DeviceError)
+    assert sorted(results[n] for n in (12, 14, 15)) == [1, 2, 3]  # type: ignore[type-var]  # no gap at 13
+    assert calls.count(13) == 2  # signed in parallel once, then again one by one
+    assert s.log.verify_chain(pid) == 4
+
+
 async def test_not_running_and_stopped(env: lmdb.Environment) -> None:
     s = Scheduler(AssignmentLog(env), fake_ops(), address=NODE_ADDR)
     proc = process_def()

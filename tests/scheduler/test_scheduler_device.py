@@ -124,6 +124,13 @@ async def test_bad_input(node: Node) -> None:
         await node.get(SCHED, path="slot")
     with pytest.raises(BadRequest, match="integer"):
         await node.get(SCHED, path="schedule", target=pid, to="ten")
+    for bad in ("x" * 600, "a\x00b"):
+        with pytest.raises(BadRequest, match="not a process id"):
+            await node.get(SCHED, path="slot", target=bad)
+        with pytest.raises(BadRequest, match="not a process id"):
+            await node.get(SCHED, path="location", address=bad)
+    with pytest.raises(BadRequest, match="not a process id"):
+        await _post(node, user_msg(1, "y" * 600))
 
 
 async def test_redirects(node: Node) -> None:
