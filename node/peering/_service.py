@@ -46,10 +46,9 @@ from attest import (
     encode_evidence,
     sign_batch,
 )
-from devices.core import CoreError, Message, b64u_encode, message_id
-from node._errors import StoreError
-from node._serial import decode_message, encode_message
+from devices.core import Message, b64u_encode, message_id
 from node.peering._errors import ItemIgnored, ItemRejected
+from node.peering._fetch import MAX_SLOT_ITEMS, decode_result, fetch_body, serve_fetch
 from node.peering._records import AttestationIndex, Record
 from node.peering._trust import TrustPolicy, converge
 from node.peering._verify import Claim, EvidenceChecker, VerifiedItem, verify_fetched, verify_gossip
@@ -57,17 +56,13 @@ from p2p import (
     FETCH_PROTOCOL,
     Envelope,
     FetchRequest,
-    FetchResponse,
     Kind,
     P2PError,
     ValidationResult,
     What,
     WireError,
-    decode_request,
-    decode_response,
     encode_envelope,
     encode_request,
-    encode_response,
 )
 
 if TYPE_CHECKING:
@@ -81,7 +76,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOPIC = "hyperpeer/attestations/1"
-MAX_SLOT_ITEMS = 128
 
 
 @final
@@ -345,7 +339,7 @@ class Peering:
         request = encode_request(FetchRequest(What.ATTESTATION, f"{process}/{slot}"))
 
         async def ask(peer: str) -> None:
-            body = await self._request(peer, request)
+            body = await fetch_body(self.p2p, peer, request, self.fetch_timeout_s)
             items = body.get("items") if isinstance(body, Mapping) else None
             if not isinstance(items, list):
                 return
@@ -373,53 +367,20 @@ class Peering:
         item_id = "fetched:" + b64u_encode(hashlib.sha256(blob).digest())
         self._ingest(VerifiedItem(item_id, statement.attester, (claim,)), peer)
 
-    async def _request(self, peer: str, payload: bytes) -> object:
-        """One fetch; the response body when the status is 200, else None (failures are logged)."""
-        try:
-            raw = await self.p2p.request(peer, FETCH_PROTOCOL, payload, timeout_s=self.fetch_timeout_s)
-            response = decode_response(raw)
-        except P2PError as exc:
-            log.info("fetch from %s failed: %s", peer, exc)
-            return None
-        return response.body if response.status == 200 else None
-
     async def _fetch_result(self, result_id: str, origins: Sequence[str]) -> Message | None:
         connected = self.p2p.peers()
         candidates = [p for p in origins if p in connected] + [p for p in connected if p not in origins]
         request = encode_request(FetchRequest(What.RESULT, result_id))
         for peer in candidates:
-            body = await self._request(peer, request)
-            if not isinstance(body, bytes):
-                continue
-            try:
-                message = decode_message(body)
-                ok = message_id(message) == result_id
-            except (StoreError, CoreError, RecursionError) as exc:
-                log.info("peer %s served an undecodable result: %s", peer, exc)
-                ok = False
-            if not ok:
-                self.stats.bad_fetches += 1
+            body = await fetch_body(self.p2p, peer, request, self.fetch_timeout_s)
+            message = decode_result(body, result_id)
+            if message is None:
+                self.stats.bad_fetches += body is not None
                 continue
             await trio.to_thread.run_sync(self.store.write_message, message, [result_id])
             self.stats.fetched_results += 1
             return message
         return None
 
-    # -- serving -----------------------------------------------------------------------------
-
     async def _serve_fetch(self, peer: str, payload: bytes) -> bytes:
-        request = decode_request(payload)  # WireError: the backend answers it as a failed request
-        ident = request.id if isinstance(request.id, str) else request.id.decode("utf-8", "replace")
-        if request.what is What.ATTESTATION:
-            process, _, slot_text = ident.rpartition("/")
-            if not process or not slot_text.isdigit():
-                return encode_response(FetchResponse(400, b"attestation ids are <process>/<slot>"))
-            items = [r.item for r in self.records(process, int(slot_text))][:MAX_SLOT_ITEMS]
-            return encode_response(FetchResponse(200 if items else 404, {"items": items}))
-        try:
-            message = self.store.read_message(ident)
-        except StoreError:
-            message = None
-        if message is None:
-            return encode_response(FetchResponse(404, b""))
-        return encode_response(FetchResponse(200, encode_message(message.public())))
+        return serve_fetch(self.store, self.index, payload)

@@ -18,10 +18,19 @@ from attest import (
     report_data_binding,
     sign_batch,
 )
-from devices.core import message_id
+from devices.core import Message, message_id
 from node.peering import TOPIC, ItemRejected, verify_gossip
 from node.peering._verify import EvidenceChecker
-from p2p import Envelope, Kind, P2PConfig, PeerBanned, PeerUnreachable, encode_envelope
+from p2p import (
+    FETCH_PROTOCOL,
+    Envelope,
+    Kind,
+    P2PConfig,
+    PeerBanned,
+    PeerUnreachable,
+    RequestFailed,
+    encode_envelope,
+)
 from tests.converge._cluster import PROCESS, cluster, compute, result_for, serve, trust_all
 
 if TYPE_CHECKING:
@@ -159,3 +168,21 @@ async def test_require_hardware_refuses_simulated_evidence(tmp_path: Path, walle
         assert converged is not None
         assert len(converged.attested_by) == 2
         assert msg == converged.message
+
+
+async def test_content_not_matching_the_attested_id(
+    tmp_path: Path, wallets: list[RsaWallet]
+) -> None:
+    trust = trust_all(wallets[:3], k=1)
+    async with cluster(tmp_path, wallets) as net:
+        a, c = await net.start(0, trust), await net.start(2, trust)
+        await compute(a, PROCESS, 8)
+        with trio.fail_after(5):
+            await c.peering.wait_for(PROCESS, 8, 1)
+        result_id = message_id(result_for(PROCESS, 8)[0])
+        a.store.write_message(Message({"forged": b"content"}), [result_id])  # a now serves other bytes
+        assert await c.peering.lookup(PROCESS, 8) is None
+        assert c.peering.stats.bad_fetches == 1
+        assert c.store.read_message(result_id) is None
+        with pytest.raises(RequestFailed):  # a malformed fetch request is refused, not crashed on
+            await c.peering.p2p.request(a.id, FETCH_PROTOCOL, b"\x00garbage", timeout_s=5)
