@@ -233,8 +233,8 @@ class Peering:
         ]
 
     def _ingest(self, item: VerifiedItem, origin: str) -> None:
-        if self.index.add(item.item_id, self._records(item.claims, origin)):
-            self._wake()
+        self.index.add(item.item_id, self._records(item.claims, origin))
+        self._wake()
 
     # -- production --------------------------------------------------------------------------
 
@@ -304,6 +304,10 @@ class Peering:
     def records(self, process: str, slot: int) -> list[Record]:
         """The verified claims stored for (process, slot)."""
         return self.index.records(process, slot)
+
+    async def wait_changed(self) -> None:
+        """Wait until the next verified item has been taken in (stored, or found to repeat a claim)."""
+        await self._changed.wait()
 
     async def wait_for(self, process: str, slot: int, count: int) -> None:
         """Wait until ``count`` distinct trusted attesters' claims for (process, slot) are stored.

@@ -126,3 +126,20 @@ async def test_restarted_peer_catches_up(tmp_path: Path, wallets: list[RsaWallet
         assert msg == result_for(PROCESS, 4)[0]
         assert attested_by == tuple(sorted([a.address, b.address]))
         assert len(c2.peering.records(PROCESS, 4)) == 2
+
+
+async def test_an_equivocator_keeps_its_first_claim(
+    tmp_path: Path, wallets: list[RsaWallet]
+) -> None:
+    trust = trust_all(wallets[:2], k=1)
+    async with cluster(tmp_path, wallets) as net:
+        a, b = [await net.start(i, trust) for i in range(2)]
+        await compute(a, PROCESS, 6)
+        with trio.fail_after(5):
+            await b.peering.wait_for(PROCESS, 6, 1)
+        await compute(a, PROCESS, 6, variant="-changed-mind")
+        with trio.fail_after(5):
+            while b.peering.index.equivocations == 0:
+                await b.peering.wait_changed()
+        (record,) = b.peering.records(PROCESS, 6)
+        assert record.hashpath == result_for(PROCESS, 6)[1]

@@ -170,9 +170,7 @@ async def test_require_hardware_refuses_simulated_evidence(tmp_path: Path, walle
         assert msg == converged.message
 
 
-async def test_content_not_matching_the_attested_id(
-    tmp_path: Path, wallets: list[RsaWallet]
-) -> None:
+async def test_content_not_matching_the_attested_id(tmp_path: Path, wallets: list[RsaWallet]) -> None:
     trust = trust_all(wallets[:3], k=1)
     async with cluster(tmp_path, wallets) as net:
         a, c = await net.start(0, trust), await net.start(2, trust)
