@@ -2,8 +2,9 @@
 
 Requests: ``result``/``message`` with a message id → ``200`` and the message (public keys only, the
 node's canonical CBOR form) or ``404``; ``attestation`` with id ``<process>/<slot>`` → ``200`` and
-``{"items": [verifiable attestation blobs]}`` or ``404``. Nothing a peer serves is trusted: results are
-checked against the attested id (``decode_result``), attestation items are verified one by one.
+``{"items": [verifiable attestation blobs], "evidence": [the SNP evidence each names, or b""]}``
+or ``404``. Nothing a peer serves is trusted: results are checked against the attested id
+(``decode_result``); attestation items (and their evidence) are verified one by one.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def serve_fetch(store: LmdbStore, index: AttestationIndex, payload: bytes) -> by
         process, _, slot_text = ident.rpartition("/")
         if not process or not slot_text.isdigit():
             return encode_response(FetchResponse(400, b"attestation ids are <process>/<slot>"))
-        items = [r.item for r in index.records(process, int(slot_text))][:MAX_SLOT_ITEMS]
-        return encode_response(FetchResponse(200 if items else 404, {"items": items}))
+        records = index.records(process, int(slot_text))[:MAX_SLOT_ITEMS]
+        body = {"items": [r.item for r in records], "evidence": [r.evidence for r in records]}
+        return encode_response(FetchResponse(200 if records else 404, body))
     try:
         message = store.read_message(ident)
     except StoreError:

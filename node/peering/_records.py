@@ -3,7 +3,7 @@
 Layout (two named indexes of ``LmdbStore``):
 
 * ``att``      ``<process> \\0 <slot:020d> \\0 <attester>`` → canonical CBOR ``{result, hashpath, hardware,
-  origin, item}`` where ``item`` is a self-contained, independently verifiable attestation (a single
+  origin, item, evidence}`` where ``item`` is a self-contained, independently verifiable attestation (a single
   ``sign_attestation`` blob or an ``encode_batched_attestation`` bundle) and ``origin`` the peer that
   published it;
 * in the same index, ``\x01seen\x00<item id>`` (SHA-256 of a single attestation, or a batch header id)
@@ -38,6 +38,7 @@ class Record:
     hardware: bool
     origin: str
     item: bytes
+    evidence: bytes = b""  # the SNP evidence the statement names (served with the item on catch-up)
 
     def encode(self) -> bytes:
         return cbor2.dumps(
@@ -47,6 +48,7 @@ class Record:
                 "hardware": self.hardware,
                 "origin": self.origin,
                 "item": self.item,
+                "evidence": self.evidence,
             },
             canonical=True,
         )
@@ -63,6 +65,7 @@ class Record:
             hardware=bool(obj["hardware"]),
             origin=obj["origin"],
             item=obj["item"],
+            evidence=obj.get("evidence", b""),
         )
 
 

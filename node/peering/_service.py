@@ -20,7 +20,8 @@ Theory of operation:
    from the attesting peers and checks ``message_id(result) == result id`` before storing it, and
    answers ``Converged(message, attested_by, hashpath)``; otherwise ``None`` (the caller computes).
 5. **Fetch** (``FETCH_PROTOCOL``): ``result``/``message`` by id → the stored message; ``attestation``
-   with id ``<process>/<slot>`` → ``{"items": [verifiable attestation blobs]}``.
+   with id ``<process>/<slot>`` → ``{"items": [verifiable attestation blobs], "evidence": [...]}``
+   (see ``_fetch``).
 
 Cancellation/shutdown: cancelling ``run`` stops the batcher (statements still queued are dropped: they
 were never signed), unsubscribes and leaves the backend, which closes its connections.
@@ -228,6 +229,7 @@ class Peering:
                 hardware=c.hardware,
                 origin=origin,
                 item=c.item,
+                evidence=c.evidence,
             )
             for c in claims
         ]
@@ -287,7 +289,12 @@ class Peering:
         if self._evidence is not None:
             body["evidence"] = self._evidence
         claims = [
-            Claim(s, encode_batched_attestation(s, p, header), self._own_hardware and s.evidence is not None)
+            Claim(
+                s,
+                encode_batched_attestation(s, p, header),
+                self._own_hardware and s.evidence is not None,
+                (self._evidence or b"") if s.evidence is not None else b"",
+            )
             for s, p in zip(batch, proofs, strict=True)
         ]
         self._ingest(VerifiedItem(header.id, header.attester, tuple(claims)), self.p2p.peer_id)
@@ -345,20 +352,23 @@ class Peering:
         async def ask(peer: str) -> None:
             body = await fetch_body(self.p2p, peer, request, self.fetch_timeout_s)
             items = body.get("items") if isinstance(body, Mapping) else None
+            evidence = body.get("evidence") if isinstance(body, Mapping) else None
             if not isinstance(items, list):
                 return
-            for blob in items[:MAX_SLOT_ITEMS]:
-                if isinstance(blob, bytes):
-                    self._take_fetched(blob, peer, process, slot)
+            if not isinstance(evidence, list) or len(evidence) != len(items):
+                evidence = [b""] * len(items)
+            for blob, named in list(zip(items, evidence, strict=True))[:MAX_SLOT_ITEMS]:
+                if isinstance(blob, bytes) and isinstance(named, bytes):
+                    self._take_fetched(blob, named, peer, process, slot)
 
         async with trio.open_nursery() as nursery:
             for peer in self.p2p.peers():
                 nursery.start_soon(ask, peer)
         return len(self.records(process, slot)) - before
 
-    def _take_fetched(self, blob: bytes, peer: str, process: str, slot: int) -> None:
+    def _take_fetched(self, blob: bytes, evidence: bytes, peer: str, process: str, slot: int) -> None:
         try:
-            claim = verify_fetched(blob)
+            claim = verify_fetched(blob, evidence, self._checker)
         except ItemRejected as exc:
             self.stats.bad_fetches += 1
             log.info("peer %s served a bad attestation: %s", peer, exc.reason)

@@ -49,6 +49,7 @@ class Claim:
     statement: Statement
     item: bytes
     hardware: bool
+    evidence: bytes = b""  # the SNP evidence blob the statement names, when it came with one
 
 
 @final
@@ -144,7 +145,8 @@ def _batch(body: object, evidence: EvidenceChecker) -> VerifiedItem:
         hardware = False
         if verification is not None and statement.evidence is not None:
             hardware = with_evidence(report, verification).hardware is True
-        claims.append(Claim(statement, encode_batched_attestation(statement, proof, header), hardware))
+        named = raw_evidence if raw_evidence is not None and statement.evidence is not None else b""
+        claims.append(Claim(statement, encode_batched_attestation(statement, proof, header), hardware, named))
     return VerifiedItem(header.id, header.attester, tuple(claims))
 
 
@@ -166,10 +168,9 @@ def verify_gossip(data: bytes, evidence: EvidenceChecker) -> VerifiedItem:
     raise ItemIgnored(f"kind {envelope.kind} is not carried on the attestation topic")
 
 
-def verify_fetched(blob: bytes) -> Claim:
-    """Verify one stored attestation served by a peer (single or batched bundle).
-
-    Evidence is not carried by these blobs, so the claim is never ``hardware``.
+def verify_fetched(blob: bytes, evidence: bytes = b"", checker: EvidenceChecker | None = None) -> Claim:
+    """Verify one stored attestation served by a peer (single or batched bundle), with the SNP evidence
+    it names when given; the claim is ``hardware`` only if that evidence verifies under ``checker``.
 
     Raises:
         ItemRejected: malformed or not verifying.
@@ -183,4 +184,8 @@ def verify_fetched(blob: bytes) -> Claim:
         raise ItemRejected(f"malformed attestation: {exc}") from exc
     if not report.valid or report.statement is None:
         raise ItemRejected(f"attestation does not verify ({report.check})")
-    return Claim(report.statement, blob, False)
+    hardware = False
+    if evidence and checker is not None and report.statement.evidence is not None:
+        verification = checker.check(evidence)
+        hardware = verification is not None and with_evidence(report, verification).hardware is True
+    return Claim(report.statement, blob, hardware, evidence if report.statement.evidence else b"")

@@ -128,9 +128,7 @@ async def test_restarted_peer_catches_up(tmp_path: Path, wallets: list[RsaWallet
         assert len(c2.peering.records(PROCESS, 4)) == 2
 
 
-async def test_an_equivocator_keeps_its_first_claim(
-    tmp_path: Path, wallets: list[RsaWallet]
-) -> None:
+async def test_an_equivocator_keeps_its_first_claim(tmp_path: Path, wallets: list[RsaWallet]) -> None:
     trust = trust_all(wallets[:2], k=1)
     async with cluster(tmp_path, wallets) as net:
         a, b = [await net.start(i, trust) for i in range(2)]

@@ -164,6 +164,13 @@ async def test_require_hardware_refuses_simulated_evidence(tmp_path: Path, walle
         assert strict.executions == 0
         msg, _attested_by = await serve(strict, PROCESS, 2)
         assert strict.executions == 1  # had to compute
+        late = await net.start(
+            4, trust_all(wallets[:4], k=2, require_hardware=True), evidence_policy=sim_policy
+        )
+        assert await late.peering.lookup(PROCESS, 2) is None  # caught up, evidence and all: still simulated
+        caught = late.peering.records(PROCESS, 2)
+        assert len(caught) == 2
+        assert all(r.evidence and r.hardware is False for r in caught)
         converged = await lax.peering.lookup(PROCESS, 2)
         assert converged is not None
         assert len(converged.attested_by) == 2
