@@ -55,6 +55,16 @@ class P2PConfig:
 
 
 @dataclass(frozen=True)
+class GatewayConfig:
+    # Gateways (Arweave gateways or other hyperpeer nodes) asked for ids not in the local store.
+    # Empty: never fetch from outside.
+    urls: tuple[str, ...] = ()
+    attempts: int = 3
+    timeout_s: float = 30.0
+    serve: bool = True  # serve the gateway API (/raw, /graphql, /tx, /info)
+
+
+@dataclass(frozen=True)
 class TrustConfig:
     attesters: tuple[str, ...] = ()
     k: int = 1
@@ -75,6 +85,7 @@ class NodeConfig:
     store: StoreConfig = field(default_factory=StoreConfig)
     p2p: P2PConfig = field(default_factory=P2PConfig)
     trust: TrustConfig = field(default_factory=TrustConfig)
+    gateway: GatewayConfig = field(default_factory=GatewayConfig)
 
     @property
     def wallet_file(self) -> Path:

@@ -24,6 +24,7 @@ from node._errors import BodyTooLarge, HeadersTooLarge, NodeError, RequestError,
 from node._resolve import canonical_id
 
 if TYPE_CHECKING:
+    from devices.core.ans104 import DataItem
     from node._node import Node
 
 log = logging.getLogger(__name__)
@@ -75,10 +76,12 @@ def reply_codec(singleton: Message) -> str:
 class HttpApp:
     """The ASGI application of a node."""
 
-    def __init__(self, node: Node, *, upload_limiter: trio.CapacityLimiter | None = None) -> None:
+    def __init__(self, node: Node, *, upload_limiter: trio.CapacityLimiter | None = None,
+                 on_item: Callable[[DataItem, bytes], None] | None = None) -> None:
         self.node = node
         self.limits = node.config.limits
         self._limiter = upload_limiter or trio.CapacityLimiter(4)
+        self._on_item = on_item
         self.started = trio.Event()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -228,6 +231,8 @@ class HttpApp:
 
             def write() -> None:
                 store.write_upload(raw, msg, ids)
+                if self._on_item is not None:
+                    self._on_item(item, raw)
         else:
             pairs = tuple((k, v) for k, v in headers.items() if k != "content-length")
             signed, signers = self._verified(_codec_io.decode_request(codec, pairs, raw))

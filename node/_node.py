@@ -89,6 +89,8 @@ class Node:
         self.store = store
         self.registry = registry
         self.state = NodeState(node_message(config, wallet, registry), store.index("node-history"))
+        # One dict shared with the resolver, so services added after start-up are seen by devices.
+        self.services: dict[str, Any] = {"node": self.state, **(services or {})}
         self.limits = PathLimits(
             max_segment_bytes=config.limits.max_segment_bytes, max_segments=config.limits.max_segments,
             max_depth=config.limits.max_subpath_depth, max_path_bytes=config.limits.max_path_bytes,
@@ -96,7 +98,7 @@ class Node:
         self.resolver = Resolver(
             registry=registry, store=store, wallet=wallet, node_message=self.state.message,
             max_depth=config.limits.max_resolve_depth, publish=publish,
-            services={"node": self.state, **(services or {})},
+            services=self.services,
         )
 
     @classmethod
@@ -129,6 +131,10 @@ class Node:
         store = LmdbStore(config.store_dir, map_size_bytes=config.store.map_size_bytes)
         log.info("node %s: %d devices, store %s", wallet.address, len(list(registry)), config.store_dir)
         return cls(config, wallet, store, registry, publish=publish, services=services)
+
+    def add_service(self, name: str, service: Any) -> None:
+        """Offer ``service`` to devices as ``ctx.service(name)`` (before serving requests)."""
+        self.services[name] = service
 
     def close(self) -> None:
         self.store.close()

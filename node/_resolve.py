@@ -153,14 +153,15 @@ class Resolver:
         if isinstance(elem, Message):
             return elem
         if isinstance(elem, str):
-            return self.load(elem)
+            return await self.fetch(elem)
         if isinstance(elem, Resolve):
             return (await self._nested(elem)).value
         device = await self._device_name(elem.device)
         path = elem.msg.get("path")
         rest = elem.msg.without("path")
         if isinstance(path, bytes) and is_id(path):
-            return self.load(path.decode("utf-8", "replace")).update(rest).set("device", device)
+            loaded = await self.fetch(path.decode("utf-8", "replace"))
+            return loaded.update(rest).set("device", device)
         base = Message(device=device)
         if not path:
             if not rest:
@@ -212,6 +213,25 @@ class Resolver:
         if msg is None:
             raise NotFound(f"message not found: {ident}")
         return msg
+
+    async def fetch(self, ident: str) -> Message:
+        """``load``, falling back to the ``"remote-loader"`` service (configured gateways), which
+        verifies what it fetches and caches it in the store.
+
+        Raises:
+            NotFound: no valid message with this id, locally or on a gateway.
+        """
+        try:
+            return self.load(ident)
+        except NotFound:
+            remote = self.services.get("remote-loader")
+            canonical = canonical_id(ident)
+            if remote is None or canonical is None:
+                raise
+            found: Message | None = await remote.load(canonical)
+            if found is None:
+                raise
+            return found
 
     async def _step(self, base: Message, req: Message) -> Value:
         token = _depth.set(_depth.get() + 1)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from devices._base import Device
     from devices.core import RsaWallet
+    from devices.core.ans104 import DataItem
     from node._config import NodeConfig
     from p2p import P2P
 
@@ -65,6 +66,64 @@ def _hypercorn_config(config: NodeConfig) -> HypercornConfig:
     hc.errorlog = logging.getLogger("hypercorn.error")
     hc.keep_alive_timeout = 30
     return hc
+
+
+def _compose_app(node: Node) -> Any:
+    """The node's ASGI app, with the gateway API in front of it when ``gateway.serve`` is on:
+    items uploaded through either door are indexed for GraphQL and served by ``/raw/{id}``, and
+    ids missing locally are fetched from ``gateway.urls`` (verified, then cached)."""
+    from devices.gateway import GatewayApp, ItemIndex, record_from_item
+    from node._remote import RemoteLoader
+
+    index = ItemIndex(node.store.env) if node.config.gateway.serve else None
+    loader = RemoteLoader.from_config(node.config.gateway, node.store, index)
+    if loader is not None:
+        node.add_service("remote-loader", loader)
+    if index is None:
+        return HttpApp(node)
+
+    def on_item(item: DataItem, raw: bytes) -> None:
+        if item.id not in index:
+            index.add(record_from_item(item, raw_size=len(raw)))
+
+    store = node.store
+    http = HttpApp(node, on_item=on_item)
+    gateway = GatewayApp(
+        index,
+        read_raw=store.read_raw,
+        store_raw=lambda ident, raw: store.write_upload(raw, None, [ident]),
+        fallback=http,
+    )
+    return _Negotiate(gateway, http)
+
+
+_AO_NEGOTIATION = (b"accept-codec", b"require-codec", b"accept-bundle", b"codec-device")
+
+
+@final
+class _Negotiate:
+    """``GET /{id}`` means two things: a gateway answers the item's *data* (arweave-js, AO tools),
+    HyperBEAM the *message*. A request that negotiates like an AO-Core client (``accept-codec``,
+    ``require-codec``, ``accept-bundle``, ``codec-device``, or ``accept: application/ans104``)
+    gets the message; every other request the gateway's answer."""
+
+    def __init__(self, gateway: Any, http: HttpApp) -> None:
+        self._gateway = gateway
+        self._http = http
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self._wants_message(scope.get("headers", ())):
+            await self._http(scope, receive, send)
+        else:
+            await self._gateway(scope, receive, send)
+
+    @staticmethod
+    def _wants_message(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+        for name, value in headers:
+            low = name.lower()
+            if low in _AO_NEGOTIATION or (low == b"accept" and b"application/ans104" in value.lower()):
+                return True
+        return False
 
 
 async def wait_for_signals() -> None:
@@ -110,7 +169,7 @@ async def run_node(
         config, extra_devices=extra_devices, services={"results": results, **(services or {})}, wallet=wallet
     )
     try:
-        app: Any = cast("Any", HttpApp(node))
+        app: Any = cast("Any", _compose_app(node))
         hc = _hypercorn_config(config)
         trigger = shutdown_trigger or trio.sleep_forever
         async with trio.open_nursery() as nursery:

@@ -164,6 +164,12 @@ class LmdbStore:
         self._indexes: dict[str, Index] = {}
         self._closed = False
 
+    @property
+    def env(self) -> Any:
+        """The LMDB environment, for components that keep their own named sub-databases
+        (the gateway index). Opened with ``sync=True``: a committed write is on disk."""
+        return self._env
+
     def close(self) -> None:
         """Flush and close. Idempotent."""
         if not self._closed:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
-
-import trio
 
 from tests.node._client import request
 
@@ -37,11 +36,14 @@ async def test_meta_info_json(node: Running) -> None:
     assert resp.headers["content-type"] == "application/json"
 
 
-async def test_options_and_redirect(node: Running) -> None:
+async def test_options_and_root(node: Running) -> None:
     resp = await request(node.port, "OPTIONS", "/anything")
     assert resp.status == 204
     assert resp.body == b""
+    # ``/`` is the gateway-style info document (AO tools read it); HyperBEAM paths keep working.
     resp = await request(node.port, "GET", "/")
-    assert resp.status == 302
-    assert resp.headers["location"] == "/~meta@1.0/info"
-    assert trio.current_time() >= 0
+    assert resp.status == 200
+    info = json.loads(resp.body)
+    assert info["network"].startswith("hyperpeer")
+    assert "height" in info
+    assert (await request(node.port, "GET", "/~meta@1.0/info/address")).status == 200

@@ -111,10 +111,14 @@ async def test_upload_ans104_byte_exact(node: Running, name: str) -> None:
                                                           ("accept", "application/json")], body=raw)
     assert resp.status == 200, resp.body
     assert resp.json()["id"] == item.id
-    got = await request(node.port, "GET", f"/{item.id}")
+    got = await request(node.port, "GET", f"/{item.id}", headers=[("accept", "application/ans104")])
     assert got.status == 200
     assert got.body == raw
     assert got.headers["content-type"] == "application/ans104"
+    # Without AO-Core negotiation the gateway answers: the item's data, as Arweave tools expect.
+    data = await request(node.port, "GET", f"/{item.id}")
+    assert data.status == 200
+    assert data.body == item.data
 
 
 @pytest.mark.parametrize("name", ["neg-type1-flipped-signature-byte.bin", "neg-type2-flipped-data-byte.bin",
