@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, final
 
-from devices import message, meta, snp, snp_sim
+from devices import attestation, message, meta, snp, snp_sim
 from devices._registry import Registry
 from devices.core import Message, RsaWallet, freeze
 from node._errors import ConfigError
@@ -32,6 +32,7 @@ BUILTIN_DEVICES: Mapping[str, Callable[[], Device]] = {
     "meta@1.0": lambda: meta.DEVICE,
     "snp@1.0": lambda: snp.DEVICE,
     "snp-sim@1.0": lambda: snp_sim.DEVICE,
+    "attest@1.0": lambda: attestation.DEVICE,
 }
 
 
@@ -52,6 +53,10 @@ class NodeState:
 
     def message(self) -> Message:
         return self._message
+
+    def annotate(self, facts: Message) -> None:
+        """Merge facts the node learns as it starts (e.g. its peer id); not counted as an update."""
+        self._message = self._message.update(facts)
 
     def _apply(self, changes: Message) -> None:
         self._count += 1
