@@ -21,7 +21,9 @@ Theory of operation:
 4. **Result attestations.** A ``Statement`` (process, slot, result, hashpath, device stack, attester,
    optional evidence id) is signed alone (``sign_attestation``, canonical CBOR) or many at once
    (``sign_batch``: one signature over a domain-separated SHA-256 Merkle root, one ``Proof`` each).
-   ``facts()`` gives the same content as a string-keyed dict for AO-Core commitments.
+   ``facts()`` gives the same content as a string-keyed dict; ``attestation_message`` commits it
+   as an AO-Core message (httpsig, node wallet) and ``verify_attestation_message`` /
+   ``statement_from_message`` read it back: both forms verify to the same facts.
 5. **Files.** ``verify_file`` detects a file's kind and answers one JSON-able dict for the CLI.
 
 Errors::
@@ -38,6 +40,11 @@ Errors::
 
 from __future__ import annotations
 
+from ._aocore import MESSAGE_KIND as MESSAGE_KIND
+from ._aocore import attestation_message as attestation_message
+from ._aocore import is_attestation_message as is_attestation_message
+from ._aocore import statement_from_message as statement_from_message
+from ._aocore import verify_attestation_message as verify_attestation_message
 from ._attestation import AttestationReport as AttestationReport
 from ._attestation import BatchHeader as BatchHeader
 from ._attestation import Proof as Proof
@@ -55,6 +62,7 @@ from ._certs import AMD_ASK_SHA256 as AMD_ASK_SHA256
 from ._certs import CaChain as CaChain
 from ._certs import VcekExtensions as VcekExtensions
 from ._certs import fingerprint as fingerprint
+from ._certs import is_simulated_cert as is_simulated_cert
 from ._certs import load_certificates as load_certificates
 from ._certs import vcek_extensions as vcek_extensions
 from ._certs import verify_ca_chain as verify_ca_chain
@@ -113,6 +121,7 @@ __all__ = [
     "AMD_ARK_SHA256",
     "AMD_ASK_SHA256",
     "COMMITTED_PARAMETERS",
+    "MESSAGE_KIND",
     "OVMF_AMDSEV_2023",
     "SIM_CHIP_MARKER",
     "SIM_DEVICE",
@@ -150,6 +159,7 @@ __all__ = [
     "VcekSource",
     "VcekUnavailable",
     "VerifierPolicy",
+    "attestation_message",
     "build_cert_table",
     "decode_evidence",
     "decode_nonce",
@@ -158,6 +168,8 @@ __all__ = [
     "fingerprint",
     "generate_snp_message",
     "http_fetch",
+    "is_attestation_message",
+    "is_simulated_cert",
     "kds_chain_url",
     "kds_vcek_url",
     "launch_digest",
@@ -171,8 +183,10 @@ __all__ = [
     "sign_attestation",
     "sign_batch",
     "snp_message_fields",
+    "statement_from_message",
     "vcek_extensions",
     "verify_attestation",
+    "verify_attestation_message",
     "verify_batched_attestation",
     "verify_ca_chain",
     "verify_file",

@@ -72,6 +72,23 @@ class TrustConfig:
 
 
 @dataclass(frozen=True)
+class SnpConfig:
+    """``snp@1.0`` / ``snp-sim@1.0`` (see ``devices/snp.py``)."""
+
+    provider: str = "auto"  # auto | configfs | ioctl | simulated (simulated: only snp-sim@1.0)
+    configfs_path: str = "/sys/kernel/config/tsm/report"
+    sev_guest_path: str = "/dev/sev-guest"
+    vmpl: int = 1  # the VMPL reports are requested at (HyperBEAM: 1)
+    verify_vmpl: int = 1  # the VMPL verified reports must carry; -1 = any
+    trusted_measurements: tuple[str, ...] = ()  # 96-hex launch digests; empty = not checked
+    min_tcb: str = ""  # "bootloader.tee.snp.microcode", e.g. "3.0.8.115"; empty = no minimum
+    local_hashes: tuple[str, ...] = ()  # this VM's launch parameters as "key=value"
+    cache_dir: str = ""  # VCEKs and ARK/ASK bundles; empty: <data_dir>/snp
+    kds_base_url: str = "https://kdsintf.amd.com"
+    kds_fetch: bool = False  # fetch missing certificates from the KDS (production only)
+
+
+@dataclass(frozen=True)
 class WasmConfig:
     """WASM execution (``wasm-64@1.0``, ``json-iface@1.0``/``genesis-wasm@1.0``)."""
 
@@ -97,6 +114,7 @@ class NodeConfig:
     p2p: P2PConfig = field(default_factory=P2PConfig)
     trust: TrustConfig = field(default_factory=TrustConfig)
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
+    snp: SnpConfig = field(default_factory=SnpConfig)
     wasm: WasmConfig = field(default_factory=WasmConfig)
 
     @property
@@ -214,6 +232,8 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
     config: NodeConfig = _coerce(NodeConfig, data, "")
     if config.bad_signatures not in ("reject", "strip"):
         raise ConfigError("bad_signatures must be 'reject' or 'strip'")
+    if config.snp.provider not in ("auto", "configfs", "ioctl", "simulated"):
+        raise ConfigError("snp.provider must be 'auto', 'configfs', 'ioctl' or 'simulated'")
     if not 0 <= config.http.port <= 65535:
         raise ConfigError(f"http.port out of range: {config.http.port}")
     w = config.wasm

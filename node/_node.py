@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, final
 
-from devices import message, meta
+from devices import attestation, message, meta, snp, snp_sim
 from devices._registry import Registry
 from devices.core import Message, RsaWallet, freeze
 from node._errors import ConfigError
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 BUILTIN_DEVICES: Mapping[str, Callable[[], Device]] = {
     "message@1.0": lambda: message.DEVICE,
     "meta@1.0": lambda: meta.DEVICE,
+    "snp@1.0": lambda: snp.DEVICE,
+    "snp-sim@1.0": lambda: snp_sim.DEVICE,
+    "attest@1.0": lambda: attestation.DEVICE,
     **{name: exec_device(name) for name in sorted(EXEC_DEVICE_NAMES)},
 }
 
@@ -52,6 +55,10 @@ class NodeState:
 
     def message(self) -> Message:
         return self._message
+
+    def annotate(self, facts: Message) -> None:
+        """Merge facts the node learns as it starts (e.g. its peer id); not counted as an update."""
+        self._message = self._message.update(facts)
 
     def _apply(self, changes: Message) -> None:
         self._count += 1
@@ -89,7 +96,8 @@ class Node:
         self.registry = registry
         self.state = NodeState(node_message(config, wallet, registry), store.index("node-history"))
         # One dict shared with the resolver, so services added after start-up are seen by devices.
-        self.services: dict[str, Any] = {"node": self.state, **(services or {})}
+        self.services: dict[str, Any] = {"node": self.state, "data-dir": config.data_dir,
+                                         **(services or {})}
         self.limits = PathLimits(
             max_segment_bytes=config.limits.max_segment_bytes, max_segments=config.limits.max_segments,
             max_depth=config.limits.max_subpath_depth, max_path_bytes=config.limits.max_path_bytes,

@@ -11,8 +11,12 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
+from devices.core import Message
+from node._errors import ConfigError
 from node._http import HttpApp
 from node._node import Node
+from node.peering import Peering, ResultsSlot, TrustPolicy
+from p2p import P2PError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -21,6 +25,7 @@ if TYPE_CHECKING:
     from devices.core import RsaWallet
     from devices.core.ans104 import DataItem
     from node._config import NodeConfig
+    from p2p import P2P
 
 if TYPE_CHECKING:
     # trio-typing's stubs (installed with libp2p) shadow trio's own annotations for mypy and do
@@ -38,6 +43,15 @@ class Running:
     node: Node
     url: str
     port: int
+    peering: Peering | None = None  # set when the node runs with peers ([p2p] listen, or ``p2p=``)
+
+    @property
+    def peer_id(self) -> str | None:
+        return None if self.peering is None else self.peering.p2p.peer_id
+
+    @property
+    def p2p_addrs(self) -> list[str]:
+        return [] if self.peering is None else self.peering.p2p.listen_addrs
 
 
 def _hypercorn_config(config: NodeConfig) -> HypercornConfig:
@@ -127,6 +141,7 @@ async def run_node(
     extra_devices: Iterable[Device] = (),
     services: Mapping[str, Any] | None = None,
     wallet: RsaWallet | None = None,
+    p2p: P2P | None = None,
     task_status: TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Open the node (data dir, wallet, store, devices) and serve HTTP until shut down.
@@ -140,12 +155,19 @@ async def run_node(
     to finish, then the store is flushed and closed. Cancelling the caller's scope stops at once;
     the store is still closed.
 
+    With ``[p2p] listen`` set (or a ``p2p`` backend given, e.g. a ``MemoryNode`` in tests) the node
+    also runs ``Peering`` — attestation gossip and the ``results`` service (``node.peering``) — in
+    the same nursery; it stops after the HTTP server has drained.
+
     Raises:
-        ConfigError: unusable configuration (unknown device, bad wallet).
+        ConfigError: unusable configuration (unknown device, bad wallet, p2p cannot start).
         StoreError: the store cannot be opened.
         OSError: the address cannot be bound.
     """
-    node = Node.open(config, extra_devices=extra_devices, services=services, wallet=wallet)
+    results = ResultsSlot(TrustPolicy.from_config(config.trust))
+    node = Node.open(
+        config, extra_devices=extra_devices, services={"results": results, **(services or {})}, wallet=wallet
+    )
     try:
         from node._live import Subscriptions
 
@@ -162,15 +184,41 @@ async def run_node(
             if node.execution is not None:
                 await nursery.start(node.execution.run)  # the scheduler's writer task
             await nursery.start(subs.live.run)  # event pump and eager compute
+            peering = await _start_peering(nursery, node, config, p2p)
+            results.bind(peering)
 
             async def serve_then_stop(task_status: TaskStatus[list[str]]) -> None:
                 await serve(app, hc, shutdown_trigger=stop_trigger, task_status=task_status)
-                nursery.cancel_scope.cancel()  # the server is done: stop the background tasks too
+                nursery.cancel_scope.cancel()  # HTTP has drained: stop the background tasks too
 
             binds: list[str] = await nursery.start(serve_then_stop)
             url = binds[0]
             port = int(url.rsplit(":", 1)[1])
             log.info("listening on %s", url)
-            task_status.started(Running(node=node, url=url, port=port))
+            task_status.started(Running(node=node, url=url, port=port, peering=peering))
     finally:
+        results.bind(None)
         node.close()
+
+
+async def _start_peering(
+    nursery: trio.Nursery, node: Node, config: NodeConfig, p2p: P2P | None
+) -> Peering | None:
+    if p2p is None and not config.p2p.listen:
+        return None
+    try:
+        if p2p is None:
+            from p2p import Libp2pNode
+
+            p2p = Libp2pNode(
+                data_dir=config.data_dir, listen=config.p2p.listen, bootstrap=config.p2p.bootstrap
+            )
+        peering = Peering(p2p, node.store, node.wallet, TrustPolicy.from_config(config.trust))
+        await nursery.start(peering.run)
+    except (P2PError, ValueError) as exc:
+        raise ConfigError(f"cannot start p2p: {exc}") from exc
+    node.state.annotate(
+        Message({"peer-id": p2p.peer_id.encode(), "p2p-addrs": tuple(a.encode() for a in p2p.listen_addrs)})
+    )
+    log.info("p2p peer %s on %s", p2p.peer_id, ", ".join(p2p.listen_addrs))
+    return peering

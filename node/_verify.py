@@ -4,6 +4,8 @@ Kinds handled (first match wins):
 
 1. an HTTP request or response dump → ``httpsig@1.0`` message;
 2. a JSON object with ``commitments`` (``json@1.0``), or a websocket event frame carrying one;
+   a message of ``type: attestation/1`` is a result attestation in AO-Core form
+   (``attest.verify_attestation_message``) and reports its ``facts`` like the CBOR form;
 3. a binary ANS-104 data item, then a binary ANS-104 bundle;
 4. anything else goes to ``attest.verify_file``: result attestations (single or batched with a
    proof), SEV-SNP reports (raw 1184 bytes, hex, HyperBEAM JSON) and evidence files.
@@ -59,7 +61,25 @@ def _split_http(data: bytes) -> tuple[list[tuple[str, str]], bytes]:
     return headers, body
 
 
+def _attestation_outcome(out: dict[str, Any], msg: Message) -> dict[str, Any]:
+    """An AO-Core result attestation: the same fields and ``facts`` as its CBOR form."""
+    out["encoding"] = out["kind"]
+    out["kind"] = attest.MESSAGE_KIND
+    try:
+        report = attest.verify_attestation_message(msg)
+    except attest.AttestError as exc:
+        out.update(error=str(exc), check="malformed")
+        return out
+    out.update(valid=report.valid, id=report.id, committers=list(report.committers),
+               error=report.error, facts=report.facts)
+    if not report.valid:
+        out["check"] = report.check
+    return out
+
+
 def _message_outcome(out: dict[str, Any], msg: Message) -> dict[str, Any]:
+    if attest.is_attestation_message(msg):
+        return _attestation_outcome(out, msg)
     report = verify(msg)
     out["valid"] = report.valid
     out["id"] = message_id(msg)

@@ -5,8 +5,9 @@ Subcommands:
 
 * ``node`` — run a node: ``hyperpeer node [--config FILE] [--host H] [--port P] [--data-dir D]``.
   The config file comes from ``--config``, else ``HYPERPEER_CONFIG``, else the built-in defaults;
-  flags override it. When listening it prints one JSON line ``{"event": "listening", "url": ...,
-  "port": ..., "address": ...}`` on stdout (so ``--port 0`` callers learn the port).
+  flags (and ``--set key=value``) override it. When listening it prints one JSON line
+  ``{"event": "listening", "url": ..., "port": ..., "address": ...}`` on stdout (so ``--port 0``
+  callers learn the port), plus ``peer_id`` and ``p2p`` (full multiaddrs) when peering runs.
 
 Other subcommands (``verify``, ``subscribe`` ...) register themselves in ``SUBCOMMANDS``.
 """
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from node._config import load_config
-from node._errors import NodeError
+from node._errors import ConfigError, NodeError
 from node._server import Running, run_node, wait_for_signals
 from node._subscribe_cli import add_subscribe_parser
 from node._verify import add_verify_parser
@@ -49,11 +50,19 @@ def _add_node(sub: Any) -> None:
     p.add_argument("--port", type=int, help="HTTP port (default 8734; 0 = ephemeral)")
     p.add_argument("--data-dir", help="directory for the store and the wallet")
     p.add_argument("--wallet", help="wallet JWK path (default <data-dir>/wallet.json)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key by dotted name, e.g. p2p.listen=/ip4/127.0.0.1/tcp/0 "
+                        "(lists are comma-separated); repeatable")
     p.set_defaults(run=_run_node)
 
 
 def _run_node(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = value
     if args.host is not None:
         overrides["http.host"] = args.host
     if args.port is not None:
@@ -71,6 +80,8 @@ def _run_node(args: argparse.Namespace) -> int:
             )
             line = {"event": "listening", "url": running.url, "port": running.port,
                     "address": running.node.wallet.address}
+            if running.peer_id is not None:
+                line.update({"peer_id": running.peer_id, "p2p": running.p2p_addrs})
             sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()
 

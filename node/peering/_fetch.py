@@ -1,0 +1,83 @@
+"""The fetch protocol as peering uses it (``p2p.FETCH_PROTOCOL``, frames from ``p2p._wire``).
+
+Requests: ``result``/``message`` with a message id → ``200`` and the message (public keys only, the
+node's canonical CBOR form) or ``404``; ``attestation`` with id ``<process>/<slot>`` → ``200`` and
+``{"items": [verifiable attestation blobs], "evidence": [the SNP evidence each names, or b""]}``
+or ``404``. Nothing a peer serves is trusted: results are checked against the attested id
+(``decode_result``); attestation items (and their evidence) are verified one by one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from devices.core import CoreError, message_id
+from node._errors import StoreError
+from node._serial import decode_message, encode_message
+from p2p import (
+    FETCH_PROTOCOL,
+    FetchResponse,
+    P2PError,
+    What,
+    decode_request,
+    decode_response,
+    encode_response,
+)
+
+if TYPE_CHECKING:
+    from devices.core import Message
+    from node._store import LmdbStore
+    from node.peering._records import AttestationIndex
+    from p2p import P2P
+
+log = logging.getLogger(__name__)
+
+MAX_SLOT_ITEMS = 128
+
+
+def serve_fetch(store: LmdbStore, index: AttestationIndex, payload: bytes) -> bytes:
+    """Answer one fetch request.
+
+    Raises:
+        WireError: the request is malformed (the backend answers it as a failed request).
+    """
+    request = decode_request(payload)
+    ident = request.id if isinstance(request.id, str) else request.id.decode("utf-8", "replace")
+    if request.what is What.ATTESTATION:
+        process, _, slot_text = ident.rpartition("/")
+        if not process or not slot_text.isdigit():
+            return encode_response(FetchResponse(400, b"attestation ids are <process>/<slot>"))
+        records = index.records(process, int(slot_text))[:MAX_SLOT_ITEMS]
+        body = {"items": [r.item for r in records], "evidence": [r.evidence for r in records]}
+        return encode_response(FetchResponse(200 if records else 404, body))
+    try:
+        message = store.read_message(ident)
+    except StoreError:
+        message = None
+    if message is None:
+        return encode_response(FetchResponse(404, b""))
+    return encode_response(FetchResponse(200, encode_message(message.public())))
+
+
+async def fetch_body(p2p: P2P, peer: str, payload: bytes, timeout_s: float) -> object:
+    """One fetch; the response body when the status is 200, else None (failures are logged)."""
+    try:
+        raw = await p2p.request(peer, FETCH_PROTOCOL, payload, timeout_s=timeout_s)
+        response = decode_response(raw)
+    except P2PError as exc:
+        log.info("fetch from %s failed: %s", peer, exc)
+        return None
+    return response.body if response.status == 200 else None
+
+
+def decode_result(body: object, result_id: str) -> Message | None:
+    """The served message when it decodes and its id is ``result_id``; None otherwise."""
+    if not isinstance(body, bytes):
+        return None
+    try:
+        message = decode_message(body)
+        return message if message_id(message) == result_id else None
+    except (StoreError, CoreError, RecursionError) as exc:
+        log.info("undecodable result served for %s: %s", result_id, exc)
+        return None

@@ -1,0 +1,56 @@
+"""The ``results`` service interface devices use, and a slot that forwards to ``Peering`` once it runs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, final
+
+from attest import VerifierPolicy
+from devices.core import message_id
+from node.peering._report import verify_report
+from node.peering._trust import TrustPolicy
+from node.peering._verify import EvidenceChecker
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from devices.core import Message
+    from node.peering._service import Converged, Peering
+
+
+class ResultsService(Protocol):
+    async def lookup(self, process: str, slot: int) -> Converged | None: ...
+
+    async def announce(
+        self, process: str, slot: int, result: Message, hashpath: str, device_stack: Sequence[str]
+    ) -> str: ...
+
+    def verify(self, body: bytes) -> Message: ...
+
+
+@final
+class ResultsSlot:
+    """``ResultsService`` that is inert until ``bind(peering)`` (and again after ``bind(None)``)."""
+
+    def __init__(self, trust: TrustPolicy | None = None) -> None:
+        self.peering: Peering | None = None
+        self.trust = trust or TrustPolicy()
+        self._checker = EvidenceChecker(VerifierPolicy())
+
+    def bind(self, peering: Peering | None) -> None:
+        self.peering = peering
+
+    async def lookup(self, process: str, slot: int) -> Converged | None:
+        return None if self.peering is None else await self.peering.lookup(process, slot)
+
+    async def announce(
+        self, process: str, slot: int, result: Message, hashpath: str, device_stack: Sequence[str]
+    ) -> str:
+        if self.peering is None:
+            return message_id(result)
+        return await self.peering.announce(process, slot, result, hashpath, device_stack)
+
+    def verify(self, body: bytes) -> Message:
+        """A report on an attestation body (see ``verify_report``), judged by this node's trust policy."""
+        if self.peering is not None:
+            return verify_report(body, self.peering.trust, self.peering.evidence_checker)
+        return verify_report(body, self.trust, self._checker)

@@ -1,0 +1,400 @@
+"""``Peering``: the node's gossip of result attestations and its converged-results service.
+
+Theory of operation:
+
+1. ``run`` enters the ``P2P`` backend (``Libp2pNode`` in a deployed node, ``MemoryNode`` in tests)
+   inside the caller's nursery, installs the attestation topic validator and the fetch handler,
+   subscribes to ``TOPIC`` and starts the batcher; ``task_status.started(self)`` when ready.
+2. **Validator** (before anything is stored or forwarded): decode and verify the envelope
+   (``_verify``) → ``REJECT`` (the forwarder's score drops; repeated offenders are disconnected and
+   banned by the backend); an item id already seen → ``IGNORE`` (duplicates and replays, however
+   late); an attester the trust policy does not list → ``IGNORE``; otherwise the claims are stored
+   in the attestation index and the item is ``ACCEPT``ed (forwarded).
+3. **Production**: ``announce(process, slot, result, hashpath, device_stack)`` queues a ``Statement``
+   (and the result, to be stored under ``message_id(result)``); the batcher takes up to ``batch_size``
+   statements or whatever arrived within ``batch_delay_s`` of the first, stores their results and
+   signs one Merkle batch with the node wallet (in a worker thread), indexes it and publishes it.
+4. **Convergence**: ``lookup(process, slot)`` converges the stored claims (``_trust``); if they do not
+   reach ``k``, it first asks connected peers for their attestations of that slot (how a restarted
+   or late peer catches up) and verifies each one. With agreement it loads the result, or fetches it
+   from the attesting peers and checks ``message_id(result) == result id`` before storing it, and
+   answers ``Converged(message, attested_by, hashpath)``; otherwise ``None`` (the caller computes).
+5. **Fetch** (``FETCH_PROTOCOL``): ``result``/``message`` by id → the stored message; ``attestation``
+   with id ``<process>/<slot>`` → ``{"items": [verifiable attestation blobs], "evidence": [...]}``
+   (see ``_fetch``).
+
+Cancellation/shutdown: cancelling ``run`` stops the batcher (statements still queued are dropped: they
+were never signed), unsubscribes and leaves the backend, which closes its connections.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast, final
+
+import trio
+
+from attest import (
+    BatchHeader,
+    Proof,
+    Statement,
+    VerifierPolicy,
+    encode_batched_attestation,
+    encode_evidence,
+    sign_batch,
+)
+from devices.core import Message, b64u_encode, message_id
+from node.peering._errors import ItemIgnored, ItemRejected
+from node.peering._fetch import MAX_SLOT_ITEMS, decode_result, fetch_body, serve_fetch
+from node.peering._records import AttestationIndex, Record
+from node.peering._trust import TrustPolicy, converge
+from node.peering._verify import Claim, EvidenceChecker, VerifiedItem, verify_fetched, verify_gossip
+from p2p import (
+    FETCH_PROTOCOL,
+    Envelope,
+    FetchRequest,
+    Kind,
+    P2PError,
+    ValidationResult,
+    What,
+    WireError,
+    encode_envelope,
+    encode_request,
+)
+
+if TYPE_CHECKING:
+    from trio_typing import TaskStatus
+
+    from attest import Evidence
+    from devices.core import RsaWallet
+    from node._store import LmdbStore
+    from p2p import P2P
+
+log = logging.getLogger(__name__)
+
+TOPIC = "hyperpeer/attestations/1"
+
+
+@final
+@dataclass(frozen=True)
+class Converged:
+    """A result served from peers' attestations instead of being computed here."""
+
+    message: Message
+    attested_by: tuple[str, ...]
+    hashpath: str
+    result_id: str
+
+
+@dataclass
+class PeeringStatistics:
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    untrusted: int = 0
+    batches_published: int = 0
+    statements_published: int = 0
+    served_converged: int = 0
+    fetched_results: int = 0
+    bad_fetches: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+@final
+class Peering:
+    """Gossip of attestations plus the ``results`` service (see the module docstring).
+
+    Args:
+        p2p: a not yet running backend; ``run`` enters it.
+        store, wallet: the node's store and signing wallet.
+        trust: which attesters count, ``k``, whether hardware evidence is required.
+        evidence: this node's SNP evidence (attached to its batches and named in its statements).
+        evidence_policy: how peers' evidence is verified (default: the hardware policy).
+    """
+
+    def __init__(
+        self,
+        p2p: P2P,
+        store: LmdbStore,
+        wallet: RsaWallet,
+        trust: TrustPolicy,
+        *,
+        evidence: Evidence | None = None,
+        evidence_policy: VerifierPolicy | None = None,
+        batch_size: int = 64,
+        batch_delay_s: float = 0.02,
+        fetch_timeout_s: float = 5.0,
+    ) -> None:
+        self.p2p = p2p
+        self.store = store
+        self.wallet = wallet
+        self.trust = trust
+        self.index = AttestationIndex(store)
+        self.stats = PeeringStatistics()
+        self.batch_size = batch_size
+        self.batch_delay_s = batch_delay_s
+        self.fetch_timeout_s = fetch_timeout_s
+        self._checker = EvidenceChecker(evidence_policy or VerifierPolicy())
+        self._evidence = encode_evidence(evidence) if evidence is not None else None
+        self._evidence_id: str | None = None
+        self._own_hardware = False
+        if self._evidence is not None:
+            verification = self._checker.check(self._evidence)
+            self._own_hardware = verification is not None and verification.hardware
+            self._evidence_id = b64u_encode(hashlib.sha256(self._evidence_raw(evidence)).digest())
+        self._send, self._recv = trio.open_memory_channel[Statement](batch_size * 4)
+        self._changed = trio.Event()
+        self._running = False
+        self._pending: dict[str, Message] = {}
+
+    @property
+    def evidence_checker(self) -> EvidenceChecker:
+        return self._checker
+
+    @staticmethod
+    def _evidence_raw(evidence: Evidence | None) -> bytes:
+        return b"" if evidence is None else evidence.raw
+
+    def __repr__(self) -> str:
+        return f"Peering({self.p2p.peer_id}, attester={self.wallet.address})"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[Peering] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run until cancelled; ``started(self)`` once subscribed and serving."""
+        self.p2p.set_validator(TOPIC, self._validate)
+        self.p2p.set_request_handler(FETCH_PROTOCOL, self._serve_fetch)
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(cast("AbstractAsyncContextManager[Any]", self.p2p))
+            channel = await stack.enter_async_context(self.p2p.subscribe(TOPIC))
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._drain, channel)
+                nursery.start_soon(self._batcher)
+                self._running = True
+                try:
+                    task_status.started(self)
+                    await trio.sleep_forever()
+                finally:
+                    self._running = False
+                    nursery.cancel_scope.cancel()
+
+    @staticmethod
+    async def _drain(channel: trio.MemoryReceiveChannel[Any]) -> None:
+        # Accepted items were already indexed by the validator; the subscription only keeps us in the mesh.
+        async for _ in channel:
+            pass
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    # -- inbound -----------------------------------------------------------------------------
+
+    def _count_reason(self, reason: str) -> None:
+        key = reason.split(":")[0].split(" (")[0][:60]
+        self.stats.reasons[key] = self.stats.reasons.get(key, 0) + 1
+
+    def _validate(self, origin: str, data: bytes) -> ValidationResult:
+        try:
+            item = verify_gossip(data, self._checker)
+        except ItemIgnored:
+            return ValidationResult.IGNORE
+        except ItemRejected as exc:
+            self.stats.rejected += 1
+            self._count_reason(exc.reason)
+            log.info("rejected attestation item from %s: %s", origin, exc.reason)
+            return ValidationResult.REJECT
+        if self.index.seen(item.item_id):
+            self.stats.duplicates += 1
+            return ValidationResult.IGNORE
+        if not self.trust.trusts(item.attester):
+            self.stats.untrusted += 1
+            return ValidationResult.IGNORE
+        self._ingest(item, origin)
+        self.stats.accepted += 1
+        return ValidationResult.ACCEPT
+
+    def _records(self, claims: Sequence[Claim], origin: str) -> list[Record]:
+        return [
+            Record(
+                process=c.statement.process,
+                slot=c.statement.slot,
+                attester=c.statement.attester,
+                result=c.statement.result,
+                hashpath=c.statement.hashpath,
+                hardware=c.hardware,
+                origin=origin,
+                item=c.item,
+                evidence=c.evidence,
+            )
+            for c in claims
+        ]
+
+    def _ingest(self, item: VerifiedItem, origin: str) -> None:
+        self.index.add(item.item_id, self._records(item.claims, origin))
+        self._wake()
+
+    # -- production --------------------------------------------------------------------------
+
+    async def announce(
+        self, process: str, slot: int, result: Message, hashpath: str, device_stack: Sequence[str]
+    ) -> str:
+        """Attest that ``result`` is the outcome of (process, slot); returns the result id.
+
+        The statement is signed and published with the next batch (within ``batch_delay_s``).
+        """
+        result_id = message_id(result)
+        self._pending[result_id] = result  # written to the store by the batcher, before signing
+        statement = Statement(
+            process=process,
+            slot=slot,
+            result=result_id,
+            hashpath=hashpath,
+            device_stack=tuple(device_stack),
+            attester=self.wallet.address,
+            evidence=self._evidence_id,
+        )
+        await self._send.send(statement)
+        return result_id
+
+    async def _batcher(self) -> None:
+        async with self._recv:
+            async for first in self._recv:
+                batch = [first]
+                with trio.move_on_after(self.batch_delay_s):
+                    while len(batch) < self.batch_size:
+                        batch.append(await self._recv.receive())
+                await self._publish_batch(batch)
+
+    async def _publish_batch(self, batch: list[Statement]) -> None:
+        results = [(s.result, self._pending.pop(s.result, None)) for s in batch]
+
+        def store_and_sign() -> tuple[BatchHeader, list[Proof]]:
+            for result_id, message in results:
+                if message is not None:
+                    self.store.write_message(message, [result_id])
+            return sign_batch(batch, self.wallet)
+
+        header, proofs = await trio.to_thread.run_sync(store_and_sign)
+        body: dict[str, Any] = {
+            "header": header.to_dict(),
+            "items": [
+                {"statement": s.facts(), "proof": p.to_dict()} for s, p in zip(batch, proofs, strict=True)
+            ],
+        }
+        if self._evidence is not None:
+            body["evidence"] = self._evidence
+        claims = [
+            Claim(
+                s,
+                encode_batched_attestation(s, p, header),
+                self._own_hardware and s.evidence is not None,
+                (self._evidence or b"") if s.evidence is not None else b"",
+            )
+            for s, p in zip(batch, proofs, strict=True)
+        ]
+        self._ingest(VerifiedItem(header.id, header.attester, tuple(claims)), self.p2p.peer_id)
+        try:
+            await self.p2p.publish(TOPIC, encode_envelope(Envelope(Kind.ATTESTATION_BATCH, body)))
+        except (P2PError, WireError) as exc:
+            log.warning("could not publish an attestation batch of %d: %s", len(batch), exc)
+            return
+        self.stats.batches_published += 1
+        self.stats.statements_published += len(batch)
+
+    # -- convergence -------------------------------------------------------------------------
+
+    def records(self, process: str, slot: int) -> list[Record]:
+        """The verified claims stored for (process, slot)."""
+        return self.index.records(process, slot)
+
+    async def wait_changed(self) -> None:
+        """Wait until the next verified item has been taken in (stored, or found to repeat a claim)."""
+        await self._changed.wait()
+
+    async def wait_for(self, process: str, slot: int, count: int) -> None:
+        """Wait until ``count`` distinct trusted attesters' claims for (process, slot) are stored.
+
+        No timeout of its own: bound it with ``trio.fail_after``.
+        """
+        while len({r.attester for r in self.records(process, slot) if self.trust.trusts(r.attester)}) < count:
+            await self._changed.wait()
+
+    async def lookup(self, process: str, slot: int) -> Converged | None:
+        """A result ``k`` trusted attesters agree on, content-checked; ``None`` when there is none."""
+        if len(self.trust.attesters) < self.trust.k:
+            return None  # this policy can never converge: do not even ask
+        agreement = converge(self.records(process, slot), self.trust)
+        if agreement is None and self._running and self.p2p.peers():
+            with trio.move_on_after(self.fetch_timeout_s):
+                await self.catch_up(process, slot)
+            agreement = converge(self.records(process, slot), self.trust)
+        if agreement is None:
+            return None
+        message = self.store.read_message(agreement.result)
+        if message is None or message_id(message) != agreement.result:
+            message = await self._fetch_result(agreement.result, agreement.origins)
+        if message is None:
+            return None
+        self.stats.served_converged += 1
+        return Converged(message, agreement.attesters, agreement.hashpath, agreement.result)
+
+    async def catch_up(self, process: str, slot: int) -> int:
+        """Ask every connected peer for its attestations of (process, slot); returns how many new
+        claims were stored. Items that do not verify are dropped (and counted)."""
+        before = len(self.records(process, slot))
+        request = encode_request(FetchRequest(What.ATTESTATION, f"{process}/{slot}"))
+
+        async def ask(peer: str) -> None:
+            body = await fetch_body(self.p2p, peer, request, self.fetch_timeout_s)
+            items = body.get("items") if isinstance(body, Mapping) else None
+            evidence = body.get("evidence") if isinstance(body, Mapping) else None
+            if not isinstance(items, list):
+                return
+            if not isinstance(evidence, list) or len(evidence) != len(items):
+                evidence = [b""] * len(items)
+            for blob, named in list(zip(items, evidence, strict=True))[:MAX_SLOT_ITEMS]:
+                if isinstance(blob, bytes) and isinstance(named, bytes):
+                    self._take_fetched(blob, named, peer, process, slot)
+
+        async with trio.open_nursery() as nursery:
+            for peer in self.p2p.peers():
+                nursery.start_soon(ask, peer)
+        return len(self.records(process, slot)) - before
+
+    def _take_fetched(self, blob: bytes, evidence: bytes, peer: str, process: str, slot: int) -> None:
+        try:
+            claim = verify_fetched(blob, evidence, self._checker)
+        except ItemRejected as exc:
+            self.stats.bad_fetches += 1
+            log.info("peer %s served a bad attestation: %s", peer, exc.reason)
+            return
+        statement = claim.statement
+        if (statement.process, statement.slot) != (process, slot) or not self.trust.trusts(
+            statement.attester
+        ):
+            return
+        item_id = "fetched:" + b64u_encode(hashlib.sha256(blob).digest())
+        self._ingest(VerifiedItem(item_id, statement.attester, (claim,)), peer)
+
+    async def _fetch_result(self, result_id: str, origins: Sequence[str]) -> Message | None:
+        connected = self.p2p.peers()
+        candidates = [p for p in origins if p in connected] + [p for p in connected if p not in origins]
+        request = encode_request(FetchRequest(What.RESULT, result_id))
+        for peer in candidates:
+            body = await fetch_body(self.p2p, peer, request, self.fetch_timeout_s)
+            message = decode_result(body, result_id)
+            if message is None:
+                self.stats.bad_fetches += body is not None
+                continue
+            await trio.to_thread.run_sync(self.store.write_message, message, [result_id])
+            self.stats.fetched_results += 1
+            return message
+        return None
+
+    async def _serve_fetch(self, peer: str, payload: bytes) -> bytes:
+        return serve_fetch(self.store, self.index, payload)

@@ -1,0 +1,191 @@
+"""Checking one gossiped attestation item (pure and synchronous: the topic validator calls it).
+
+An item is a ``p2p`` envelope of kind ``attestation`` (body: one ``sign_attestation`` blob) or
+``attestation-batch`` (body: ``{"header": BatchHeader.to_dict(), "items": [{"statement": facts,
+"proof": Proof.to_dict()}, ...]}`` plus an optional ``"evidence"``: ``attest.encode_evidence`` bytes
+that statements naming it by ``evidence`` id may rely on). Everything is verified before anything is
+stored or forwarded: the envelope's canonical form, the signature (the batch header's, once), each
+inclusion proof, distinct proof indexes, and the evidence when present. Evidence that does not
+verify under the node's ``VerifierPolicy`` (simulated evidence never verifies as hardware) does not
+make the item invalid; it only leaves ``hardware`` False.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, final
+
+from attest import (
+    AttestError,
+    BatchHeader,
+    CertPool,
+    Proof,
+    Statement,
+    decode_evidence,
+    encode_batched_attestation,
+    verify_attestation,
+    verify_batched_attestation,
+    verify_snp,
+    verify_with_proof,
+    with_evidence,
+)
+from node.peering._errors import ItemIgnored, ItemRejected
+from p2p import Kind, WireError, decode_envelope
+
+if TYPE_CHECKING:
+    from attest import SnpVerification, VerifierPolicy
+
+MAX_BATCH_ITEMS = 256
+
+
+@final
+@dataclass(frozen=True)
+class Claim:
+    """One verified statement, with the self-contained blob that proves it."""
+
+    statement: Statement
+    item: bytes
+    hardware: bool
+    evidence: bytes = b""  # the SNP evidence blob the statement names, when it came with one
+
+
+@final
+@dataclass(frozen=True)
+class VerifiedItem:
+    item_id: str
+    attester: str
+    claims: tuple[Claim, ...]
+
+
+@final
+class EvidenceChecker:
+    """Verifies SNP evidence blobs under one policy, caching outcomes by the blob's SHA-256."""
+
+    def __init__(self, policy: VerifierPolicy, *, cache_size: int = 256) -> None:
+        self.policy = policy
+        self._cache: OrderedDict[bytes, SnpVerification | None] = OrderedDict()
+        self._size = cache_size
+
+    def check(self, data: bytes) -> SnpVerification | None:
+        """The verification, or None when the evidence is malformed or does not verify."""
+        key = hashlib.sha256(data).digest()
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        try:
+            evidence = decode_evidence(data)
+            outcome: SnpVerification | None = verify_snp(
+                evidence.report,
+                expected_report_data=None,
+                policy=self.policy,
+                certs=CertPool.from_cert_table(evidence.certs),
+            )
+        except AttestError:
+            outcome = None
+        self._cache[key] = outcome
+        if len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return outcome
+
+
+def _single(body: object) -> VerifiedItem:
+    if not isinstance(body, bytes):
+        raise ItemRejected("an attestation body must be bytes")
+    try:
+        report = verify_attestation(body)
+    except AttestError as exc:
+        raise ItemRejected(f"malformed attestation: {exc}") from exc
+    if not report.valid or report.statement is None:
+        raise ItemRejected(f"attestation does not verify ({report.check}: {report.error})")
+    statement = report.statement
+    return VerifiedItem(report.id, statement.attester, (Claim(statement, body, False),))
+
+
+def _batch(body: object, evidence: EvidenceChecker) -> VerifiedItem:
+    if not isinstance(body, Mapping) or not {"header", "items"} <= set(body) <= {
+        "header",
+        "items",
+        "evidence",
+    }:
+        raise ItemRejected("a batch body is {header, items[, evidence]}")
+    items = body["items"]
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH_ITEMS:
+        raise ItemRejected(f"a batch carries 1..{MAX_BATCH_ITEMS} items")
+    try:
+        header = BatchHeader.from_dict(body["header"])
+    except AttestError as exc:
+        raise ItemRejected(f"malformed batch header: {exc}") from exc
+    if len(items) > header.count:
+        raise ItemRejected("more items than the batch header counts")
+    if not header.signature_ok():
+        raise ItemRejected("batch header signature does not verify")
+    raw_evidence = body.get("evidence")
+    if raw_evidence is not None and not isinstance(raw_evidence, bytes):
+        raise ItemRejected("batch evidence must be bytes")
+    verification = evidence.check(raw_evidence) if raw_evidence is not None else None
+    claims: list[Claim] = []
+    indexes: set[int] = set()
+    for entry in items:
+        if not isinstance(entry, Mapping) or set(entry) != {"statement", "proof"}:
+            raise ItemRejected("a batch item is {statement, proof}")
+        try:
+            statement = Statement.from_facts(entry["statement"])
+            proof = Proof.from_dict(entry["proof"])
+        except AttestError as exc:
+            raise ItemRejected(f"malformed batch item: {exc}") from exc
+        if proof.index in indexes:
+            raise ItemRejected("two batch items share a proof index")
+        indexes.add(proof.index)
+        report = verify_with_proof(statement, proof, header, header_checked=True)
+        if not report.valid:
+            raise ItemRejected(f"batch item does not verify ({report.check}: {report.error})")
+        hardware = False
+        if verification is not None and statement.evidence is not None:
+            hardware = with_evidence(report, verification).hardware is True
+        named = raw_evidence if raw_evidence is not None and statement.evidence is not None else b""
+        claims.append(Claim(statement, encode_batched_attestation(statement, proof, header), hardware, named))
+    return VerifiedItem(header.id, header.attester, tuple(claims))
+
+
+def verify_gossip(data: bytes, evidence: EvidenceChecker) -> VerifiedItem:
+    """Decode and verify one gossip payload.
+
+    Raises:
+        ItemRejected: malformed, oversize, or a signature/proof does not verify.
+        ItemIgnored: a well-formed envelope of a kind this topic does not carry.
+    """
+    try:
+        envelope = decode_envelope(data)
+    except WireError as exc:
+        raise ItemRejected(f"bad envelope: {exc}") from exc
+    if envelope.kind is Kind.ATTESTATION:
+        return _single(envelope.body)
+    if envelope.kind is Kind.ATTESTATION_BATCH:
+        return _batch(envelope.body, evidence)
+    raise ItemIgnored(f"kind {envelope.kind} is not carried on the attestation topic")
+
+
+def verify_fetched(blob: bytes, evidence: bytes = b"", checker: EvidenceChecker | None = None) -> Claim:
+    """Verify one stored attestation served by a peer (single or batched bundle), with the SNP evidence
+    it names when given; the claim is ``hardware`` only if that evidence verifies under ``checker``.
+
+    Raises:
+        ItemRejected: malformed or not verifying.
+    """
+    try:
+        try:
+            report = verify_batched_attestation(blob)
+        except AttestError:
+            report = verify_attestation(blob)
+    except AttestError as exc:
+        raise ItemRejected(f"malformed attestation: {exc}") from exc
+    if not report.valid or report.statement is None:
+        raise ItemRejected(f"attestation does not verify ({report.check})")
+    hardware = False
+    if evidence and checker is not None and report.statement.evidence is not None:
+        verification = checker.check(evidence)
+        hardware = verification is not None and with_evidence(report, verification).hardware is True
+    return Claim(report.statement, blob, hardware, evidence if report.statement.evidence else b"")
