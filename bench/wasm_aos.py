@@ -20,8 +20,8 @@ from typing import Any
 
 import trio
 
-from devices.core import Message, RsaWallet, b64u_encode, commit
 from devices._aos_fields import message_fields
+from devices.core import Message, RsaWallet, b64u_encode, commit
 from devices.wasm import AosProcess, WasmRuntime
 from node._config import load_config
 from node._node import Node
