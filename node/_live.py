@@ -83,6 +83,14 @@ class LiveEvents:
             return
         self.offer(kind, process, message.get_int("slot"), body, message.get_text("attester"))
 
+    def on_attestations(self, records: Iterable[Any]) -> None:
+        """The peering layer's listener: one ``attestation`` event per verified claim."""
+        for r in records:
+            body = Message({"process": r.process, "slot": r.slot, "attester": r.attester,
+                            "result": r.result, "hashpath": r.hashpath, "hardware": r.hardware,
+                            "origin": r.origin})
+            self.offer("attestation", r.process, r.slot, body, r.attester)
+
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Pump and compute until cancelled."""
         async with trio.open_nursery() as nursery:

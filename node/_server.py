@@ -186,6 +186,8 @@ async def run_node(
             await nursery.start(subs.live.run)  # event pump and eager compute
             peering = await _start_peering(nursery, node, config, p2p)
             results.bind(peering)
+            if peering is not None:  # gossiped attestations reach websocket subscribers
+                peering.add_listener(subs.live.on_attestations)
 
             async def serve_then_stop(task_status: TaskStatus[list[str]]) -> None:
                 await serve(app, hc, shutdown_trigger=stop_trigger, task_status=task_status)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast, final
@@ -148,6 +148,7 @@ class Peering:
             self._evidence_id = b64u_encode(hashlib.sha256(self._evidence_raw(evidence)).digest())
         self._send, self._recv = trio.open_memory_channel[Statement](batch_size * 4)
         self._changed = trio.Event()
+        self._listeners: list[Callable[[list[Record]], None]] = []
         self._running = False
         self._pending: dict[str, Message] = {}
 
@@ -234,9 +235,19 @@ class Peering:
             for c in claims
         ]
 
+    def add_listener(self, listener: Callable[[list[Record]], None]) -> None:
+        """Call ``listener(records)`` (it must not block) for every verified claim indexed."""
+        self._listeners.append(listener)
+
     def _ingest(self, item: VerifiedItem, origin: str) -> None:
-        self.index.add(item.item_id, self._records(item.claims, origin))
+        records = self._records(item.claims, origin)
+        self.index.add(item.item_id, records)
         self._wake()
+        for listener in self._listeners:
+            try:
+                listener(records)
+            except Exception:  # a listener's fault never stops ingestion
+                log.exception("attestation listener failed")
 
     # -- production --------------------------------------------------------------------------
 
