@@ -250,6 +250,10 @@ async def compute(
         if (cache.live(pid) or (None,))[0] != slot and cache.snapshot_at(pid, slot) is None:
             attested = await attested_state(ctx, pid, slot)  # converge: k trusted peers agree
             if attested is not None:
+                if ctx.publish is not None:  # subscribers see results that peers computed too
+                    served = attested.get_message("results") or Message()
+                    body = served.set("attested-by", attested.get("attested-by") or ())
+                    await ctx.publish("result", Message(process=pid, slot=slot, body=body))
                 return attested
         current = sched.current(pid)
         if slot > current:

@@ -79,6 +79,12 @@ async def test_slot_computed_elsewhere_is_served_without_running_the_device(
                 served = await nodes[2].get(proc, path="compute", slot=3)
             assert isinstance(served, Message)
             assert counters[2].computes == 0  # C's execution device never ran
+            # C's subscribers get the converged result too, marked with its attesters
+            topic, event = nodes[2].published[-1]
+            assert (topic, event.get_int("slot"), event.get_text("process")) == ("result", 3, pid)
+            body = event.get_message("body")
+            assert body is not None
+            assert body.get("attested-by") == tuple(sorted(w.address.encode() for w in wallets[:2]))
             assert served.without("attested-by") == states[0]
             attested = served.get("attested-by")
             assert attested == tuple(sorted(w.address.encode() for w in wallets[:2]))

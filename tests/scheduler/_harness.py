@@ -46,6 +46,10 @@ class Node:
     cache: StateCache
     services: dict[str, Any] = field(default_factory=dict)
     steps: int = 0
+    published: list[tuple[str, Message]] = field(default_factory=list)
+
+    async def publish(self, topic: str, msg: Message) -> None:
+        self.published.append((topic, msg))
 
     async def resolve(self, base: Message, req: Message) -> Value:
         self.steps += 1
@@ -65,6 +69,7 @@ class Node:
             config=Message(),
             resolve=self.resolve,  # type: ignore[arg-type]
             clock=trio.current_time,
+            publish=self.publish,
             services=self.services,
         )
 
