@@ -11,13 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import cbor2
-
 from devices._errors import DeviceError
-from devices.core import Atom, Link, Message, Value
-
-_ATOM_TAG = 40001
-_LINK_TAG = 40002
+from devices.core import CoreError, Message, Value
+from devices.core._localcbor import decode_local, encode_local, thaw
 
 
 class StorageCorrupt(DeviceError):
@@ -26,45 +22,10 @@ class StorageCorrupt(DeviceError):
     status = 500
 
 
-_SCALARS = (bytes, int, float, bool, str)
-
-
-def _plain(value: Value | dict[str, Any]) -> Any:
-    kind = type(value)
-    if kind in _SCALARS:
-        return value
-    if kind is Message:
-        return {k: _plain(v) for k, v in value.items() if k[:4].lower() != "priv"}  # type: ignore[union-attr]
-    if kind is dict:
-        return {k: _plain(v) for k, v in value.items()}  # type: ignore[union-attr]
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, Atom):
-        return cbor2.CBORTag(_ATOM_TAG, value.name)
-    if isinstance(value, Link):
-        return cbor2.CBORTag(_LINK_TAG, value.id)
-    return value
-
-
 def encode_value(value: Value | dict[str, Any]) -> bytes:
-    """CBOR bytes of a message value, or of a plain ``dict`` record holding message values."""
-    return cbor2.dumps(_plain(value))
-
-
-def _tag_hook(tag: cbor2.CBORTag, _immutable: bool) -> object:
-    if tag.tag == _ATOM_TAG and isinstance(tag.value, str):
-        return Atom(tag.value)
-    if tag.tag == _LINK_TAG and isinstance(tag.value, str):
-        return Link(tag.value)
-    raise StorageCorrupt(f"unknown CBOR tag {tag.tag} in a stored record")
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, dict):
-        return Message({k: _thaw(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(_thaw(v) for v in value)
-    return value
+    """CBOR bytes of a message value, or of a plain ``dict`` record holding message values
+    (private keys of messages are left out: they never reach the disk)."""
+    return encode_local(value, drop_private=True)
 
 
 def decode_plain(data: bytes) -> Any:
@@ -74,11 +35,9 @@ def decode_plain(data: bytes) -> Any:
         StorageCorrupt: the bytes are not a record we wrote.
     """
     try:
-        return cbor2.loads(data, tag_hook=_tag_hook)
-    except StorageCorrupt:
-        raise
-    except (cbor2.CBORDecodeError, ValueError, TypeError) as exc:
-        raise StorageCorrupt(f"stored record does not decode: {exc}") from exc
+        return decode_local(data)
+    except CoreError as exc:
+        raise StorageCorrupt(exc.reason) from exc
 
 
 def decode_message(data: bytes) -> Message:
@@ -95,7 +54,10 @@ def decode_message(data: bytes) -> Message:
 
 def as_message(value: Any) -> Message:
     """A decoded CBOR map (nested dicts/lists) as a ``Message``."""
-    thawed = _thaw(value)
+    try:
+        thawed = thaw(value)
+    except CoreError as exc:
+        raise StorageCorrupt(exc.reason) from exc
     if not isinstance(thawed, Message):
         raise StorageCorrupt("stored record is not a message")
     return thawed
