@@ -4,7 +4,8 @@
 // Driven by tests/interop/test_aoloader_equivalence.py.
 //
 // Usage: node --experimental-wasm-memory64 aoloader_run.mjs <wasm file> <job json file>
-//   job = {env: "<json>", messages: ["<json>", ...], memory_out: "<path>" | null}
+//   job = {env: "<json>", messages: ["<json>", ...], envs?: ["<json>" | null, ...],
+//          memory_out: "<path>" | null}   (envs[i], when given and not null, replaces env)
 //
 // Two attempts are made:
 //   strict  - exactly the CU's call; on aos-2-pure(-xs) it fails at link time because ao-loader's
@@ -81,13 +82,17 @@ const originalLog = console.log;
 const handle = await loadBridged();
 // ao-loader stringifies the objects itself: feed it objects whose JSON.stringify reproduces the
 // exact bytes our side writes, and record that it does.
-const env = JSON.parse(job.env);
-let inputsReproduced = JSON.stringify(env) === job.env;
+let inputsReproduced = true;
+const parse = (text) => {
+  const value = JSON.parse(text);
+  inputsReproduced = inputsReproduced && JSON.stringify(value) === text;
+  return value;
+};
 const results = [];
 let memory = null;
-for (const text of job.messages) {
-  const msg = JSON.parse(text);
-  inputsReproduced = inputsReproduced && JSON.stringify(msg) === text;
+for (const [i, text] of job.messages.entries()) {
+  const msg = parse(text);
+  const env = parse((job.envs && job.envs[i]) || job.env);
   try {
     const r = await handle(null, msg, env);
     memory = r.Memory;

@@ -4,7 +4,9 @@ The original legacy-EH ``aos-2-pure-xs.wasm`` is run by ``aoloader_run.mjs`` thr
 (pinned in ``package.json``; the newest published version), format
 ``wasm64-unknown-emscripten-draft_2024_02_15``, called exactly as the CU calls it (an
 ``instantiateWasm`` hook around a compiled ``WebAssembly.Module``). The same messages go through our
-translated module on wasmtime (``AosProcess``).
+translated module on wasmtime (``AosProcess``): 26 messages in HyperBEAM's JSON-Iface shape
+(``AosProcess.message_json``/``env_json``) and 4 in the CU's own message/env shape, byte-identical
+on both sides (the runner checks that ao-loader's ``JSON.stringify`` reproduces our bytes).
 
 What had to be bridged, and why (evidence, not assumption):
 
@@ -92,6 +94,45 @@ SCRIPT: list[tuple[str, str]] = [
     ("Eval", "return X"),
 ]
 
+# Four more in the CU's own shapes (servers/cu/src/effects/ao-su.js mapNode: assignment fields,
+# Cron, Forwarded-By; env with Process and Module), key order as the CU builds them.
+CU_MODULE = {
+    "Id": "MODULE",
+    "Owner": "FOOBAR",
+    "Tags": [{"name": "Module-Format", "value": "wasm64-unknown-emscripten-draft_2024_02_15"}],
+}
+CU_ENV = {
+    "Process": {"Id": "AOS", "Owner": "FOOBAR", "Tags": [{"name": "Name", "value": "Thomas"}]},
+    "Module": CU_MODULE,
+}
+CU_SCRIPT: list[tuple[str, str]] = [
+    ("Eval", "Handlers.add('t', 'Time', function(msg) msg.reply({Data = tostring(msg.Timestamp)}) end)"),
+    ("Time", "?"),
+    ("Eval", "return ao.id .. ' ' .. ao.env.Process.Id .. ' ' .. #ao.authorities"),
+    ("Eval", "return #Inbox"),
+]
+
+
+def _cu_message(n: int, action: str, data: str) -> bytes:
+    msg = {
+        "Id": f"cu-{n}",
+        "Signature": "sig",
+        "Data": data,
+        "Owner": "FOOBAR",
+        "Anchor": "",
+        "From": "FOOBAR",
+        "Forwarded-By": None,
+        "Tags": [{"name": "Action", "value": action}],
+        "Target": "AOS",
+        "Epoch": 0,
+        "Nonce": n,
+        "Timestamp": 1700000000000 + n,
+        "Block-Height": 1500000 + n,
+        "Hash-Chain": "hc",
+        "Cron": False,
+    }
+    return json.dumps(msg, separators=(",", ":"), ensure_ascii=False).encode()
+
 
 def _node() -> str:
     node = shutil.which("node")
@@ -154,15 +195,28 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         for i, (action, data) in enumerate(SCRIPT, start=1)
     ]
     env = on_stack.env_json
-    stack_raw = [_call_handle_on_stack(on_stack.instance, m, env) for m in messages]
+    cu_env = json.dumps(CU_ENV, separators=(",", ":"), ensure_ascii=False).encode()
+    cu_messages = [_cu_message(n, a, d) for n, (a, d) in enumerate(CU_SCRIPT, start=len(SCRIPT) + 1)]
+    steps = [(m, env) for m in messages] + [(m, cu_env) for m in cu_messages]
+    stack_raw = [_call_handle_on_stack(on_stack.instance, m, e) for m, e in steps]
     malloc_proc = AosProcess.spawn(runtime, image, PROCESS)
     malloc_raw = [malloc_proc.call_handle(m) for m in messages]
 
-    job = {"env": env.decode(), "messages": [m.decode() for m in messages], "memory_out": str(tmp / "mem")}
-    job_file = tmp / "job.json"
-    job_file.write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
-    loader = _run_node(RUNNER, str(image_path), str(job_file))
-    v8 = _run_node(V8_HARNESS, "aos", str(image_path), str(job_file))
+    def job(**extra: object) -> str:
+        path = tmp / f"job{len(extra)}.json"
+        path.write_text(json.dumps({"env": env.decode(), **extra}, ensure_ascii=False), encoding="utf-8")
+        return str(path)
+
+    loader = _run_node(
+        RUNNER,
+        str(image_path),
+        job(
+            messages=[m.decode() for m, _ in steps],
+            envs=[None] * len(messages) + [cu_env.decode()] * len(cu_messages),
+            memory_out=str(tmp / "mem"),
+        ),
+    )
+    v8 = _run_node(V8_HARNESS, "aos", str(image_path), job(messages=[m.decode() for m in messages]))
     return {
         "stack_raw": stack_raw,
         "stack_memory": on_stack.snapshot().memory,
@@ -186,7 +240,7 @@ def test_outputs_match_loader(session: dict[str, Any]) -> None:
     loader = session["loader"]
     assert loader["inputs_reproduced"] is True  # ao-loader's JSON.stringify wrote our exact bytes
     ours = [_as_loader_result(r) for r in session["stack_raw"]]
-    assert len(ours) == len(SCRIPT) >= 20
+    assert len(ours) == len(SCRIPT) + len(CU_SCRIPT) == 30
     for i, (mine, theirs) in enumerate(zip(ours, loader["results"], strict=True)):
         assert mine == theirs, f"message {i + 1} {SCRIPT[i]} differs"
     # the script really exercises what it claims to
@@ -197,6 +251,7 @@ def test_outputs_match_loader(session: dict[str, Any]) -> None:
     assert any(r["result"].get("Spawns") for r in ours if r["ok"])
     assert "日本語" in ours[18]["result"]["Output"]["data"]
     assert "table: 0x" in ours[23]["result"]["Output"]["data"]
+    assert ours[27]["result"]["Messages"][0]["Data"] == "1700000000028"  # the CU's Timestamp
 
 
 def test_final_memory_matches_loader_except_stack_cookie(session: dict[str, Any]) -> None:
@@ -216,7 +271,9 @@ def test_hyperbeam_convention_is_bit_identical_to_v8(session: dict[str, Any]) ->
     # (raw bytes differ: aos's JSON encoder follows Lua's table order, which the layout changes).
     differ = [
         i + 1
-        for i, (a, b) in enumerate(zip(session["malloc_raw"], session["stack_raw"], strict=True))
+        for i, (a, b) in enumerate(
+            zip(session["malloc_raw"], session["stack_raw"][: len(SCRIPT)], strict=True)
+        )
         if json.loads(a) != json.loads(b)
     ]
     assert differ == [12, 17, 18, 24]  # Send, Spawn and ao.send echo tables of functions
