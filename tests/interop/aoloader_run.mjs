@@ -12,7 +12,8 @@
 //             JS glue (generated for the aos64 build) provides neither wasi proc_exit nor
 //             clock_time_get. The error text is reported.
 //   bridged - the same call, with an adapter inside the CU's own instantiateWasm hook that fills
-//             only what the glue expects and this module lacks (BRIDGE_IMPORTS, BRIDGE_EXPORTS).
+//             only what the glue expects and this module lacks (BRIDGE_IMPORTS, BRIDGE_EXPORTS,
+//             and a memory-growth notice, see growthNotice).
 //             Everything else - the glue's import implementations, JSON.stringify of msg/env,
 //             cwrap's stack-allocated arguments, JSON.parse of the result, the returned Memory -
 //             is ao-loader's own.
@@ -57,12 +58,43 @@ const [wasmPath, jobPath] = process.argv.slice(2);
 const job = JSON.parse(fs.readFileSync(jobPath, 'utf8'));
 const wasmModule = await WebAssembly.compile(fs.readFileSync(wasmPath));
 
+// Growth notice. The glue caches typed-array views of memory and refreshes them only when growth
+// goes through its own emscripten_resize_heap import; this module grows memory with memory.grow,
+// which detaches those views (the result then reads as "", later calls abort). Emscripten's answer
+// for code that grows memory itself is emscripten_notify_memory_growth -> updateMemoryViews; the
+// bridge does the same through the glue's own emscripten_resize_heap (whose growMemory(current
+// size) grows by 0 pages and refreshes the views) before every import and after every export
+// call, whenever the glue's HEAPU8 no longer views the live buffer. Memory contents are untouched.
+function growthNotice(glue, info) {
+  const state = { memory: null };
+  const resizeHeap = info.env.emscripten_resize_heap;
+  const refresh = () => {
+    if (state.memory && glue.HEAPU8.buffer !== state.memory.buffer) {
+      resizeHeap(BigInt(state.memory.buffer.byteLength));
+    }
+  };
+  const wrap = (fns) => Object.fromEntries(Object.entries(fns).map(([name, fn]) => [
+    name, typeof fn === 'function' ? (...args) => { refresh(); return fn(...args); } : fn,
+  ]));
+  return { state, refresh, wrap };
+}
+
 function loadBridged() {
-  return AoLoader((info, receiveInstance) => {
-    info.wasi_snapshot_preview1 = { ...info.wasi_snapshot_preview1, ...BRIDGE_IMPORTS };
-    return WebAssembly.instantiate(wasmModule, info).then((instance) => receiveInstance(
-      { exports: { ...BRIDGE_EXPORTS, ...instance.exports } },
-    ));
+  // The glue calls the hook as a method of its Module object (Module.instantiateWasm(...)).
+  return AoLoader(function instantiateWasm(info, receiveInstance) {
+    const growth = growthNotice(this, info);
+    const wasi = { ...info.wasi_snapshot_preview1, ...BRIDGE_IMPORTS };
+    const imports = { ...info, env: growth.wrap(info.env), wasi_snapshot_preview1: growth.wrap(wasi) };
+    return WebAssembly.instantiate(wasmModule, imports).then((instance) => {
+      growth.state.memory = instance.exports.memory;
+      const exports = { ...BRIDGE_EXPORTS, ...instance.exports };
+      for (const [name, fn] of Object.entries(instance.exports)) {
+        if (typeof fn === 'function') {
+          exports[name] = (...args) => { try { return fn(...args); } finally { growth.refresh(); } };
+        }
+      }
+      return receiveInstance({ exports });
+    });
   }, OPTIONS());
 }
 
@@ -112,7 +144,11 @@ process.stdout.write(JSON.stringify({
   loader: LOADER_VERSION,
   format: FORMAT,
   strict_error: strictError,
-  bridge: { imports: Object.keys(BRIDGE_IMPORTS), exports: Object.keys(BRIDGE_EXPORTS) },
+  bridge: {
+    imports: Object.keys(BRIDGE_IMPORTS),
+    exports: Object.keys(BRIDGE_EXPORTS),
+    growth_notice: 'emscripten_resize_heap(current size) when HEAPU8 is stale',
+  },
   inputs_reproduced: inputsReproduced,
   results,
   memory_sha256: memory ? crypto.createHash('sha256').update(memory).digest('hex') : null,

@@ -4,7 +4,7 @@ The original legacy-EH ``aos-2-pure-xs.wasm`` is run by ``aoloader_run.mjs`` thr
 (pinned in ``package.json``; the newest published version), format
 ``wasm64-unknown-emscripten-draft_2024_02_15``, called exactly as the CU calls it (an
 ``instantiateWasm`` hook around a compiled ``WebAssembly.Module``). The same messages go through our
-translated module on wasmtime (``AosProcess``): 26 messages in HyperBEAM's JSON-Iface shape
+translated module on wasmtime (``AosProcess``): 28 messages in HyperBEAM's JSON-Iface shape
 (``AosProcess.message_json``/``env_json``) and 4 in the CU's own message/env shape, byte-identical
 on both sides (the runner checks that ao-loader's ``JSON.stringify`` reproduces our bytes).
 
@@ -22,10 +22,13 @@ What had to be bridged, and why (evidence, not assumption):
   ao-loader's own: its import implementations, ``JSON.stringify`` of msg/env, ``cwrap`` arguments,
   ``JSON.parse`` of the result, the ``Memory`` it returns.
 * ao-loader's glue caches typed-array views of memory and refreshes them only when growth goes through
-  its ``emscripten_resize_heap`` import; this module grows memory with ``memory.grow`` itself, so the
-  first message that grows memory breaks ao-loader (result read as ``""``, "Unexpected end of JSON
-  input", then "Aborted(Assertion failed)" on every later message). The script therefore stays
-  inside the initial 192 pages, and the test checks that it does.
+  its ``emscripten_resize_heap`` import; this module grows memory with ``memory.grow`` itself. Unbridged,
+  the first message that grows memory breaks ao-loader (result read as ``""``, "Unexpected end of JSON
+  input", then "Aborted(Assertion failed)" on every later message). The bridge therefore also gives
+  the glue the growth notice emscripten's ``emscripten_notify_memory_growth`` would: before each
+  import and after each export call, if the glue's ``HEAPU8`` no longer views the live buffer, it
+  calls the glue's own ``emscripten_resize_heap(current size)``, which grows by 0 pages and refreshes
+  the views. Memory contents are untouched; message 27 grows memory from 192 to 249 pages.
 
 Memory: ao-loader passes msg and env on the *emscripten stack* (``stringToUTF8OnStack``, message
 first, stack restored after the call), while ``AosProcess.call_handle`` mallocs them as HyperBEAM
@@ -62,9 +65,9 @@ PROCESS = {"id": "AOS", "owner": "FOOBAR", "original-tags": [("Name", "Thomas"),
 INITIAL_MEMORY = 192 * 65536
 COOKIE = 12  # bytes [0, 12): ao-loader's writeStackCookie with emscripten_stack_get_end() == 0
 
-# 26 messages: evaluation and state, errors (string, table -> ok false, syntax, inside a handler,
+# 28 messages: evaluation and state, errors (string, table -> ok false, syntax, inside a handler,
 # caught by pcall), handler add / replace / remove, messages that hit or miss handlers, outbox
-# sends, a spawn, prints, unicode, addresses in output (pointer-keyed tables), garbage collection.
+# sends, a spawn, prints, unicode, addresses in output (pointer-keyed tables), memory growth, GC.
 SCRIPT: list[tuple[str, str]] = [
     ("Eval", "return 1+1"),
     ("Eval", "X = 42"),
@@ -92,6 +95,8 @@ SCRIPT: list[tuple[str, str]] = [
     ("Eval", "return tostring({}) .. ' ' .. tostring(print)"),
     ("Eval", "T = nil collectgarbage() return collectgarbage('count') > 0"),
     ("Eval", "return X"),
+    ("Eval", "Big = string.rep('a', 3 * 1024 * 1024) return #Big"),  # grows memory past 192 pages
+    ("Eval", "Big = nil collectgarbage() return #Inbox"),
 ]
 
 # Four more in the CU's own shapes (servers/cu/src/effects/ao-su.js mapNode: assignment fields,
@@ -240,7 +245,7 @@ def test_outputs_match_loader(session: dict[str, Any]) -> None:
     loader = session["loader"]
     assert loader["inputs_reproduced"] is True  # ao-loader's JSON.stringify wrote our exact bytes
     ours = [_as_loader_result(r) for r in session["stack_raw"]]
-    assert len(ours) == len(SCRIPT) + len(CU_SCRIPT) == 30
+    assert len(ours) == len(SCRIPT) + len(CU_SCRIPT) == 32
     for i, (mine, theirs) in enumerate(zip(ours, loader["results"], strict=True)):
         assert mine == theirs, f"message {i + 1} {SCRIPT[i]} differs"
     # the script really exercises what it claims to
@@ -251,12 +256,12 @@ def test_outputs_match_loader(session: dict[str, Any]) -> None:
     assert any(r["result"].get("Spawns") for r in ours if r["ok"])
     assert "日本語" in ours[18]["result"]["Output"]["data"]
     assert "table: 0x" in ours[23]["result"]["Output"]["data"]
-    assert ours[27]["result"]["Messages"][0]["Data"] == "1700000000028"  # the CU's Timestamp
+    assert ours[29]["result"]["Messages"][0]["Data"] == "1700000000030"  # the CU's Timestamp
 
 
 def test_final_memory_matches_loader_except_stack_cookie(session: dict[str, Any]) -> None:
     ours, theirs = session["stack_memory"], session["loader_memory"]
-    assert len(ours) == len(theirs) == INITIAL_MEMORY  # no growth: see the module docstring
+    assert len(ours) == len(theirs) > INITIAL_MEMORY  # memory grew (message 27)
     assert hashlib.sha256(theirs).hexdigest() == session["loader"]["memory_sha256"]
     assert ours[:COOKIE] == bytes(COOKIE)
     assert theirs[:COOKIE] != bytes(COOKIE)
