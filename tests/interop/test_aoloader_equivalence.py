@@ -12,10 +12,13 @@ What had to be bridged, and why (evidence, not assumption):
 
 * Strictly as the CU calls it, ao-loader cannot instantiate this module in any version: its JS glue
   was generated for the aos64 build and its import object has no ``wasi_snapshot_preview1.proc_exit``
-  nor ``clock_time_get`` (checked in every revision of ``loader/src/formats/wasm64-emscripten.cjs``);
-  the other formats are wasm32 glue or reject the binary. V8 says ``LinkError: ... Import #4
-  module="wasi_snapshot_preview1" function="proc_exit" error: function import requires a callable``;
-  the runner reports that text and this test asserts it.
+  nor ``clock_time_get`` (same LinkError from 0.0.43, 0.0.44, 0.0.47 and 0.0.49; no revision of
+  ``loader/src/formats/wasm64-emscripten.cjs`` in permaweb/ao has them). The other formats fail too:
+  ``wasm32-unknown-emscripten`` ("module is not an object or function"), ``...emscripten2`` (no
+  ``env._emscripten_system``), ``...emscripten3``/``4`` (no ``proc_exit``), the ``-metering`` formats
+  (wasm-metering cannot parse the binary: "sectionParsers[header.name] is not a function"). V8 says
+  ``LinkError: ... Import #4 module="wasi_snapshot_preview1" function="proc_exit" error: function
+  import requires a callable``; the runner reports that text and this test asserts it.
 * The runner's bridge adds those two imports with HyperBEAM's semantics (proc_exit traps,
   clock_time_get answers errno 1) and five start-up exports a STANDALONE build lacks
   (``__wasm_call_ctors`` and the ``emscripten_stack_*`` queries, as no-ops / 0). Everything else is
@@ -99,8 +102,9 @@ SCRIPT: list[tuple[str, str]] = [
     ("Eval", "Big = nil collectgarbage() return #Inbox"),
 ]
 
-# Four more in the CU's own shapes (servers/cu/src/effects/ao-su.js mapNode: assignment fields,
-# Cron, Forwarded-By; env with Process and Module), key order as the CU builds them.
+# Four more in the CU's own shapes (servers/cu/src/effects/ao-su.js mapNode: message fields, then the
+# assignment's, then Cron; Forwarded-By is undefined, hence absent, without a From-Process tag; env with
+# Process and Module), key order as the CU's mergeAll builds them.
 CU_MODULE = {
     "Id": "MODULE",
     "Owner": "FOOBAR",
@@ -126,7 +130,6 @@ def _cu_message(n: int, action: str, data: str) -> bytes:
         "Owner": "FOOBAR",
         "Anchor": "",
         "From": "FOOBAR",
-        "Forwarded-By": None,
         "Tags": [{"name": "Action", "value": action}],
         "Target": "AOS",
         "Epoch": 0,
