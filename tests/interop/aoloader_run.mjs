@@ -5,7 +5,9 @@
 //
 // Usage: node --experimental-wasm-memory64 aoloader_run.mjs <wasm file> <job json file>
 //   job = {env: "<json>", messages: ["<json>", ...], envs?: ["<json>" | null, ...],
-//          memory_out: "<path>" | null}   (envs[i], when given and not null, replaces env)
+//          memory_out: "<path>" | null, out: "<path>" | null}
+//   envs[i], when given and not null, replaces env. The report goes to `out` when given (the glue
+//   writes guest stdout, e.g. aos-2-pure's debug print, to this process's stdout), else stdout.
 //
 // Two attempts are made:
 //   strict  - exactly the CU's call; on aos-2-pure(-xs) it fails at link time because ao-loader's
@@ -140,7 +142,7 @@ for (const [i, text] of job.messages.entries()) {
   }
 }
 if (memory && job.memory_out) fs.writeFileSync(job.memory_out, memory);
-process.stdout.write(JSON.stringify({
+const report = JSON.stringify({
   loader: LOADER_VERSION,
   format: FORMAT,
   strict_error: strictError,
@@ -153,6 +155,8 @@ process.stdout.write(JSON.stringify({
   results,
   memory_sha256: memory ? crypto.createHash('sha256').update(memory).digest('hex') : null,
   memory_bytes: memory ? memory.length : 0,
-}));
+});
+if (job.out) fs.writeFileSync(job.out, report);
+else process.stdout.write(report);
 // The failed strict instance leaves the glue's run-dependency watchdog timer behind.
 process.exit(0);
