@@ -10,7 +10,7 @@ after the round trip.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given, settings
@@ -24,14 +24,19 @@ from devices.core import (
     RsaWallet,
     Value,
     commit,
+    flat_decode,
+    flat_encode,
     hmac_commitment,
     httpsig_decode,
     httpsig_encode,
     item_to_message,
+    json_decode,
+    json_encode,
     linked_values,
     message_id,
     verify,
 )
+from devices.core._flat import flatten
 from devices.core._http import encode_tabm
 from devices.core.ans104 import UnsignedItem, sign_item
 from tests.core.strategies import _extend, _no_empty_bodies, keys, scalars
@@ -220,11 +225,22 @@ def test_list_of_committed_messages(bundle: bool) -> None:
     _assert_verifies(resolved)
 
 
+@pytest.mark.parametrize(("encode", "decode"), [(flat_encode, flat_decode), (json_encode, json_decode)])
+def test_flat_and_json_carry_nested_commitments(encode: Any, decode: Any) -> None:
+    outer = Message({"body": ans104_rsa(), "items": (ans104_full(), httpsig_rsa()), "k": b"v"})
+    decoded = decode(encode(outer))
+    assert decoded == outer
+    assert len(list(_committed(decoded))) == 3
+    _assert_verifies(decoded)
+
+
 def test_non_tabm_values_raise_encode_error() -> None:
     with pytest.raises(EncodeError):
         encode_tabm({"a": (b"x",)})
     with pytest.raises(EncodeError):
         encode_tabm({"a": {"b": 3}})
+    with pytest.raises(EncodeError):
+        flatten({"a": {"b": (b"x",)}})
 
 
 # -- property -------------------------------------------------------------------------------------
