@@ -210,6 +210,20 @@ def test_two_levels_of_nesting(bundle: bool) -> None:
 
 
 @pytest.mark.parametrize("bundle", [True, False])
+def test_signed_reply_embedding_a_signed_item(bundle: bool) -> None:
+    """The node's case: a reply signed in link mode, sent bundled (accept-bundle) or linked."""
+    reply = commit(Message({"results": {"item": ans104_rsa()}, "status": 200}), rsa())
+    decoded = _round_trip(reply, bundle=bundle)
+    assert verify(decoded).valid
+    resolved = _resolve(decoded, linked_values(reply))
+    assert isinstance(resolved, Message)
+    if bundle:
+        assert decoded == reply
+    assert len(list(_committed(resolved))) == 2
+    _assert_verifies(resolved)
+
+
+@pytest.mark.parametrize("bundle", [True, False])
 def test_list_of_committed_messages(bundle: bool) -> None:
     items = (ans104_rsa(), ans104_full(), httpsig_rsa(), ans104_unsigned())
     outer = Message({"items": items, "k": b"v"})
