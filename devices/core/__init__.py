@@ -69,6 +69,7 @@ from ._structured import decode_value as decode_value
 from ._structured import encode_ao_types as encode_ao_types
 from ._structured import encode_value as encode_value
 from ._structured import from_tabm as from_tabm
+from ._structured import linked_values as linked_values
 from ._structured import to_tabm as to_tabm
 
 __all__ = [
@@ -115,6 +116,7 @@ __all__ = [
     "item_to_message",
     "json_decode",
     "json_encode",
+    "linked_values",
     "message_id",
     "message_to_item_fields",
     "require_valid",

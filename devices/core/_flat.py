@@ -1,8 +1,9 @@
 """``flat@1.0``: nested TABM keys joined by ``/``, and its text form ``key: value`` per line.
 
 Encoding converts the message to TABM (bundle mode), flattens nested maps to ``a/b`` keys and
-writes one ``key: value\\n`` line per key in sorted order. We refuse values or keys holding LF
-and keys holding ``": "`` or ``/`` (they would not read back; D19). Empty nested maps have no
+writes one ``key: value\\n`` line per key in sorted order; a nested message's ``commitments`` are
+flattened too, each commitment in TABM form (as in httpsig bundle mode). We refuse values or keys
+holding LF and keys holding ``": "`` or ``/`` (they would not read back; D19). Empty nested maps have no
 line and are lost, as in the reference. Decoding splits each line at its **first** ``": "`` (the
 reference drops lines with several), ignores lines without one, nests the keys and honours
 ``ao-types``.
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._errors import DecodeError, EncodeError, LimitExceeded
-from ._http import unflatten
+from ._http import commitments_tabm, unflatten
 from ._message import Message
 from ._structured import from_tabm, sort_key, to_tabm
 
@@ -22,16 +23,24 @@ MAX_FLAT = 16 << 20
 
 
 def flatten(tabm: Mapping[str, Any], prefix: str = "") -> dict[str, bytes]:
-    """TABM → ``{"a/b": value}``."""
+    """TABM → ``{"a/b": value}``.
+
+    Raises:
+        EncodeError: a key holding ``/`` or a value that is neither bytes nor a map.
+    """
     out: dict[str, bytes] = {}
     for key, value in tabm.items():
         if "/" in key:
             raise EncodeError(f"flat@1.0 keys cannot contain '/': {key!r}")
         path = f"{prefix}/{key}" if prefix else key
+        if key == "commitments" and isinstance(value, Mapping):
+            value = commitments_tabm(value)
         if isinstance(value, Mapping):
             out.update(flatten(value, path))
-        else:
+        elif isinstance(value, bytes):
             out[path] = value
+        else:
+            raise EncodeError(f"key {path!r} holds a {type(value).__name__}, not bytes or a map")
     return out
 
 

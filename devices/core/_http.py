@@ -10,9 +10,14 @@ Encoding (HyperBEAM ``dev_codec_httpsig_conv:to``):
 4. ``body``, the inline key, nested maps and byte strings over 4096 bytes go to the body map;
    other byte strings are headers.
 5. The body map is grouped into parts (``a``, ``a/b``; big values lifted to their own part; an
-   empty map is a part ``ao-types: empty-message``). One part named after the inline key holding
-   bytes is the raw body; otherwise a ``multipart/form-data`` body with parts sorted by name,
-   boundary ``b64u(sha256(parts joined by CRLF))``, no preamble and no trailing CRLF.
+   empty map is a part ``ao-types: empty-message``). A nested message's ``commitments`` (only
+   bundle mode keeps nested messages) is walked like any map once each commitment is in TABM
+   form: ``a/commitments/<id>`` holds its fields, and a ``committed`` list (ANS-104) becomes the
+   numbered list part ``a/commitments/<id>/committed`` (``ao-types: .="list"``), as the
+   reference's ``group_maps`` does; decoding nests the parts back and ``from_tabm`` restores them.
+   One part named after the inline key holding bytes is the raw body; otherwise a
+   ``multipart/form-data`` body with parts sorted by name, boundary
+   ``b64u(sha256(parts joined by CRLF))``, no preamble and no trailing CRLF.
 6. A non-empty body adds ``content-digest: sha-256=:<b64>:``.
 
 Decoding reverses this; ``content-digest``, a multipart ``content-type`` and ``ao-body-key`` are
@@ -28,9 +33,9 @@ from typing import Any
 
 from . import _sf
 from ._b64 import b64u_encode
-from ._errors import DecodeError, LimitExceeded
+from ._errors import DecodeError, EncodeError, LimitExceeded
 from ._message import is_private
-from ._structured import is_id_key, sort_key
+from ._structured import is_id_key, sort_key, to_tabm
 
 CRLF = b"\r\n"
 MAX_HEADER_LENGTH = 4096
@@ -72,6 +77,8 @@ def encode_tabm(tabm: Mapping[str, Any]) -> dict[str, bytes]:
     for key, value in stripped.items():
         if key == "body" or key == inline or isinstance(value, Mapping):
             body_map[key] = value
+        elif not isinstance(value, bytes):
+            raise EncodeError(f"key {key!r} holds a {type(value).__name__}, not bytes or a map")
         elif len(value) <= MAX_HEADER_LENGTH:
             headers[key] = value
         else:
@@ -92,15 +99,32 @@ def encode_tabm(tabm: Mapping[str, Any]) -> dict[str, bytes]:
     return _sorted(headers)
 
 
+def commitments_tabm(commitments: Mapping[str, Any]) -> dict[str, Any]:
+    """A nested message's ``commitments`` in TABM form: each commitment through ``to_tabm``
+    (bundled), so lists such as an ANS-104 ``committed`` become numbered list messages.
+
+    Raises:
+        EncodeError: a commitment value that cannot be represented.
+    """
+    out: dict[str, Any] = {}
+    for cid, commitment in commitments.items():
+        out[cid] = to_tabm(commitment, bundle=True) if isinstance(commitment, Mapping) else commitment
+    return out
+
+
 def _group_maps(msg: Mapping[str, Any], parent: str, top: dict[str, Any]) -> dict[str, Any]:
     flat: dict[str, bytes] = {}
     for key, value in msg.items():
         path = key if not parent else f"{parent}/{key}"
+        if key == "commitments" and isinstance(value, Mapping):
+            value = commitments_tabm(value)
         if isinstance(value, Mapping):
             if len(value) == 0:
                 top[path] = {"ao-types": b"empty-message"}
             else:
                 top = _group_maps(value, path, top)
+        elif not isinstance(value, bytes):
+            raise EncodeError(f"key {path!r} holds a {type(value).__name__}, not bytes or a map")
         elif len(value) > MAX_HEADER_LENGTH:
             top[path] = value
         else:

@@ -282,6 +282,34 @@ def _map_to_tabm(msg: Mapping[str, Value], bundle: bool, depth: int) -> Message:
     return Message(values)
 
 
+def linked_values(msg: Mapping[str, Any]) -> dict[str, Message | tuple[Value, ...]]:
+    """Every nested map and list that default (``+link``) mode replaces by ``<key>+link``, by its
+    link id, at any depth: what a caller stores so the links of a default-mode encoding resolve.
+    Each value keeps its own commitments (``commitments`` is copied, never linked).
+
+    Raises:
+        EncodeError: a nested value that cannot be represented (no id).
+    """
+    out: dict[str, Message | tuple[Value, ...]] = {}
+    _collect_links(msg, out, 0)
+    return out
+
+
+def _collect_links(msg: Mapping[str, Any] | tuple[Value, ...], out: dict[str, Any], depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise EncodeError("message nested too deeply")
+    if isinstance(msg, tuple):
+        children: list[Value] = list(msg)
+    else:
+        children = [
+            v for k, v in msg.items() if k not in REGEN_KEYS and k != "commitments" and not is_private(k)
+        ]
+    for value in children:
+        if isinstance(value, Message | tuple):
+            out[_link_id(value).decode("ascii")] = value
+            _collect_links(value, out, depth + 1)
+
+
 def _nested_to_tabm(value: Message | tuple[Value, ...], bundle: bool, depth: int) -> Message:
     if isinstance(value, Message):
         return _map_to_tabm(value, bundle, depth)
