@@ -9,8 +9,6 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
 from devices._errors import NotFound
 from devices.core import Message
 from node._hyperpath import As, Resolve
@@ -19,6 +17,8 @@ from tests.node._client import request
 from tests.node.test_hyperpath import DIVERGENT, _elem
 
 if TYPE_CHECKING:
+    import pytest
+
     from node._server import Running
 
 TRANSPORT = {"method", "accept", "accept-bundle", "host", "priv", "user-agent", "connection"}
