@@ -75,10 +75,10 @@ def output_of(decoded: dict[str, Any]) -> str:
     return json.dumps([data, r.get("Error"), len(r.get("Messages", [])), len(r.get("Spawns", []))])
 
 
-def ours(image: bytes, steps: list[tuple[str, str]], cache: Path) -> dict[str, Any]:
+def ours(image: bytes, steps: list[tuple[str, str]], cache: Path, *, fuel: bool = True) -> dict[str, Any]:
     ident = b64u_encode(hashlib.sha256(image).digest())
     t0 = time.perf_counter()
-    module = WasmRuntime(cache).load(image, image_id=ident)
+    module = WasmRuntime(cache, fuel=fuel).load(image, image_id=ident)
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     proc = AosProcess(module.instantiate(), PROCESS, ident)
@@ -143,6 +143,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         mine = ours(image, steps, tmp / "cache")
+        nofuel = ours(image, steps, tmp / "cache-nofuel", fuel=False)
         node = shutil.which("node")
         if node is None or not LOADER.exists():
             print(
@@ -178,6 +179,12 @@ def main() -> None:
         f"load     ours (instantiate)             {mine['load_s'] * 1e3:8.1f} ms   "
         f"ao-loader to ready handle {timing['load_ms']:6.1f} ms"
     )
+    after = nofuel["times"][1:]
+    print(
+        f"ours without fuel metering (not the node's setting): {len(after) / sum(after):.0f} msgs/s after boot, "
+        f"median {statistics.median(after) * 1e3:.3f} ms (with fuel: "
+        f"{len(mine['times'][1:]) / sum(mine['times'][1:]):.0f} msgs/s)"
+    )
     print(f"boot msg ours {mine['times'][0] * 1e3:8.2f} ms   ao-loader {timing['handle_ms'][0]:8.2f} ms")
     for label, report in (("default options (copies Memory)", theirs), ("UNSAFE_MEMORY: true", nocopy)):
         print(f"-- ao-loader {label}")
@@ -186,6 +193,13 @@ def main() -> None:
         line(f"{n} x return 1+1", mine["times"][1 : n + 1], hm[1 : n + 1])
         line(f"{n} x mix", mine["times"][n + 1 :], hm[n + 1 :])
         line("all after boot", mine["times"][1:], hm[1:])
+    print("mix, per message kind: median ms ours / ao-loader UNSAFE_MEMORY")
+    hm = nocopy["timing"]["handle_ms"]
+    for k, (action, data) in enumerate(MIX):
+        idx = range(n + 1 + k, len(steps), len(MIX))
+        med_o = statistics.median(mine["times"][i] for i in idx) * 1e3
+        med_t = statistics.median(hm[i] for i in idx)
+        print(f"  {med_o:6.3f} / {med_t:6.3f}  ({med_o / med_t:4.1f}x)  {action}: {data[:60]}")
 
 
 if __name__ == "__main__":
