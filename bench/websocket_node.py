@@ -116,7 +116,7 @@ class Bench:
                     now = time.perf_counter()
                     frame = json.loads(text)
                     if frame.get("type") != "event":
-                        raise SystemExit(f"unexpected frame {text[:200]}")
+                        raise SystemExit(f"unexpected frame {text[:200]!r}")
                     slot = int(frame["slot"])
                     receipts[slot].append(now)
                     if len(receipts[slot]) == count:
