@@ -1,12 +1,15 @@
 """Websocket subscriptions: events/s delivered to 1 and 100 subscribers, and publish→receipt latency.
 
-Run: ``python bench/websocket.py [--events N] [--subscribers 1,100]``
+Run: ``python -m bench.websocket [--events N] [--subscribers 1,100] [--node-events N | --no-node]``
 
 Server (hypercorn, trio worker, 127.0.0.1:0, ``handle_websocket``) and clients (trio-websocket)
 share one process and one trio loop, so the numbers include both sides' CPU. Reference: the same
 events through ``EventHub`` in memory (no network, no JSON framing), measured in the same run.
 Also reported: the cost of signing one event (RSA-PSS, node wallet), which bounds how fast a node
 can *produce* events; delivery reuses pre-signed envelopes (clients do not verify here).
+
+Then, unless ``--no-node``, the end-to-end figures through a real node (``bench.websocket_node``):
+schedule → computed, signed result event at the subscribers, p50/p99 and events/s.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from hypercorn.config import Config  # noqa: E402
 from hypercorn.trio import serve  # noqa: E402
 from trio_websocket import open_websocket_url  # noqa: E402
 
+from bench.websocket_node import node_bench  # noqa: E402
 from devices.core import Message, RsaWallet, json_decode, verify  # noqa: E402
 from node._events import EventHub, Filter  # noqa: E402
 from node._evmsg import Event, sign_event  # noqa: E402
@@ -174,6 +178,9 @@ async def main(args: argparse.Namespace) -> None:
             f"({1 / pace_s:,.0f} events/s): p50 {pct(lat, 0.5) * 1000:.2f} ms, "
             f"p99 {pct(lat, 0.99) * 1000:.2f} ms"
         )
+    if args.node_events > 0:
+        print("-- end to end through a node (bench.websocket_node)")
+        await node_bench(args.node_events, args.subscribers)
 
 
 if __name__ == "__main__":
@@ -181,4 +188,6 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--subscribers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 100])
     parser.add_argument("--load", type=float, default=0.5, help="latency run's share of the capacity")
+    parser.add_argument("--node-events", type=int, default=400, help="messages for the node part")
+    parser.add_argument("--no-node", dest="node_events", action="store_const", const=0)
     trio.run(main, parser.parse_args())

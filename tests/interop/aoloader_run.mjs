@@ -5,9 +5,10 @@
 //
 // Usage: node --experimental-wasm-memory64 aoloader_run.mjs <wasm file> <job json file>
 //   job = {env: "<json>", messages: ["<json>", ...], envs?: ["<json>" | null, ...],
-//          memory_out: "<path>" | null, out: "<path>" | null}
+//          memory_out: "<path>" | null, out: "<path>" | null, loader_options?: {...}}
 //   envs[i], when given and not null, replaces env. The report goes to `out` when given (the glue
 //   writes guest stdout, e.g. aos-2-pure's debug print, to this process's stdout), else stdout.
+//   loader_options (bench only, e.g. {UNSAFE_MEMORY: true}) are added to the bridged load's options.
 //
 // Two attempts are made:
 //   strict  - exactly the CU's call; on aos-2-pure(-xs) it fails at link time because ao-loader's
@@ -20,8 +21,11 @@
 //             cwrap's stack-allocated arguments, JSON.parse of the result, the returned Memory -
 //             is ao-loader's own.
 // Prints {loader, format, strict_error, bridge, inputs_reproduced, results, memory_sha256,
-//         memory_bytes}; results[i] = {ok: true, result: {Output, Messages, Spawns, Assignments,
+//         memory_bytes, timing}; results[i] = {ok: true, result: {Output, Messages, Spawns, Assignments,
 //         Error}} or {ok: false, thrown: <what ao-loader threw>}.
+// timing (for bench/wasm_vs_aoloader.py; performance.now(), ms): compile_ms (WebAssembly.compile),
+//   load_ms (the bridged AoLoader call up to a ready handle), handle_ms[i] (the `await handle(...)`
+//   of message i alone: ao-loader's JSON.stringify, the call, JSON.parse, the returned Memory).
 import fs from 'node:fs';
 import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -58,7 +62,10 @@ const BRIDGE_EXPORTS = {
 
 const [wasmPath, jobPath] = process.argv.slice(2);
 const job = JSON.parse(fs.readFileSync(jobPath, 'utf8'));
-const wasmModule = await WebAssembly.compile(fs.readFileSync(wasmPath));
+const wasmBytes = fs.readFileSync(wasmPath);
+const compileStart = performance.now();
+const wasmModule = await WebAssembly.compile(wasmBytes);
+const compileMs = performance.now() - compileStart;
 
 // Growth notice. The glue caches typed-array views of memory and refreshes them only when growth
 // goes through its own emscripten_resize_heap import; this module grows memory with memory.grow,
@@ -97,7 +104,7 @@ function loadBridged() {
       }
       return receiveInstance({ exports });
     });
-  }, OPTIONS());
+  }, { ...OPTIONS(), ...(job.loader_options || {}) });
 }
 
 // The CU's exact call. The glue ignores the hook's promise, so a link failure would otherwise be
@@ -113,7 +120,10 @@ const strictError = await new Promise((resolve) => {
 });
 
 const originalLog = console.log;
+const loadStart = performance.now();
 const handle = await loadBridged();
+const loadMs = performance.now() - loadStart;
+const handleMs = [];
 // ao-loader stringifies the objects itself: feed it objects whose JSON.stringify reproduces the
 // exact bytes our side writes, and record that it does.
 let inputsReproduced = true;
@@ -127,15 +137,18 @@ let memory = null;
 for (const [i, text] of job.messages.entries()) {
   const msg = parse(text);
   const env = parse((job.envs && job.envs[i]) || job.env);
+  const start = performance.now();
   try {
     const r = await handle(null, msg, env);
-    memory = r.Memory;
+    handleMs.push(performance.now() - start);
+    memory = r.Memory instanceof ArrayBuffer ? new Uint8Array(r.Memory) : r.Memory; // UNSAFE_MEMORY
     const result = {};
     for (const k of ['Output', 'Messages', 'Spawns', 'Assignments', 'Error']) {
       if (r[k] !== undefined) result[k] = r[k];
     }
     results.push({ ok: true, result });
   } catch (e) {
+    if (handleMs.length === i) handleMs.push(performance.now() - start);
     results.push({ ok: false, thrown: e instanceof Error ? `${e.name}: ${e.message}` : e });
   } finally {
     console.log = originalLog; // ao-loader leaves console.log silenced when handle throws
@@ -155,6 +168,7 @@ const report = JSON.stringify({
   results,
   memory_sha256: memory ? crypto.createHash('sha256').update(memory).digest('hex') : null,
   memory_bytes: memory ? memory.length : 0,
+  timing: { compile_ms: compileMs, load_ms: loadMs, handle_ms: handleMs },
 });
 if (job.out) fs.writeFileSync(job.out, report);
 else process.stdout.write(report);
