@@ -5,8 +5,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 from tests.conftest import ROOT
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _PACKAGES = ("node", "p2p", "devices", "attest")
 
@@ -42,3 +46,11 @@ def test_library_modules_stay_small() -> None:
             if lines > 600:
                 big.append((path, lines))
     assert big == [], "modules over 600 lines: split them"
+
+
+def test_mypy_strict_is_clean(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "mypy"), *_PACKAGES],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
