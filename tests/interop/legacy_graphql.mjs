@@ -51,9 +51,13 @@ await step("locate", () => sched.locate(job.process));
 await step("locate_hint", () => sched.locate(job.process2, job.scheduler));
 await step("locate_no_tag", () => sched.locate(job.module));
 await step("locate_missing", () => sched.locate(job.unknown));
-await step("get_process", async () => {
-  const p = await sched.getProcess(job.process);
-  return { id: p.id, owner: p.owner, tags: p.tags, data: p.data, anchor: p.anchor, signature: p.signature };
+// getProcess asks a HyperBEAM node first (`GET {HB_GRAPHQL_URL}/{id}?require-codec=application/json`,
+// here the node itself), and falls back to GraphQL (its GET_PROCESS_QUERY) when that fails; a second
+// instance whose HyperBEAM URL refuses connections (loopback port 9) takes the GraphQL path.
+await step("get_process_hb", () => sched.getProcess(job.process));
+await step("get_process_gql", async () => {
+  const viaGql = su.connect({ GRAPHQL_URL: `${url}/graphql`, HB_GRAPHQL_URL: "http://127.0.0.1:9" });
+  return viaGql.getProcess(job.process);
 });
 
 const signer = createDataItemSigner(JSON.parse(readFileSync(wallet, "utf8")));
