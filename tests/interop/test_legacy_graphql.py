@@ -8,11 +8,14 @@ The node holds a module, two ``Scheduler-Location`` records from one wallet (the
 ``sort: HEIGHT_DESC, first: 1``), one without a ``Url`` tag from another wallet, and processes with
 a ``Scheduler`` tag, all uploaded as signed ANS-104 items through ``POST /tx``.
 
-Not applicable offline, so not driven: ``@ar.io/sdk`` and ``@ar.io/wayfinder-core``. Their gateway
-functions resolve gateways from the ar.io network registry (an AO process read through a CU on the
-internet) or need a fixed list of ar.io gateways with ``/ar-io/info``; neither works against one
-loopback node without the ar.io network. Legacy aoconnect's ``result``/``results``/``dryrun`` need a
-CU and ``monitor``/``assign`` an MU protocol; ``getMessages``/``getLastSlot``/``getMessageById`` an SU.
+Offline stand-in: scheduler-utils' ``locate`` first asks the hard-coded
+``https://su-router.ao-testnet.xyz``; the driver answers that one host 404 (the router does not know
+the process), the case in which scheduler-utils falls back to GraphQL. Every other host is refused.
+
+Not driven (they need more than a gateway): legacy ``result``/``results``/``dryrun`` (a CU),
+``monitor``/``unmonitor``/``assign`` (MU-only routes), ``getMessages``/``getLastSlot``/
+``getMessageById`` (an SU). ``@ar.io/wayfinder-core`` is driven in ``test_wayfinder_gateway.py``;
+``@ar.io/sdk`` is not applicable offline (it reads the ar.io network's AO process through a CU).
 """
 
 from __future__ import annotations
