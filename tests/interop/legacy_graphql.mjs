@@ -79,6 +79,16 @@ if (typeof out.spawn === "string") {
   await step("message", () =>
     ao.message({ process: out.spawn, signer, tags: [{ name: "Action", value: "Ping" }], data: "hi" }),
   );
+  // sign first, send later (sendSignedMessage verifies the item before it POSTs it to MU_URL)
+  await step("send_signed", async () => {
+    const signed = await ao.signMessage({ process: out.spawn, signer, tags: [{ name: "Action", value: "Later" }] });
+    return { id: signed.id, sent: await ao.sendSignedMessage(signed) };
+  });
+  // followRedirects: scheduler-utils asks the located scheduler `GET {url}?process-id=…` (manual
+  // redirects) and keeps the URL when the answer is not a 3xx
+  await step("locate_follow", () =>
+    su.connect({ GRAPHQL_URL: `${url}/graphql`, followRedirects: true }).locate(out.spawn),
+  );
   // a fresh scheduler-utils instance (empty cache) resolves the spawned process again, and the
   // message is queryable by recipient through the same GraphQL endpoint
   await step("locate_spawned_fresh", () => su.connect({ GRAPHQL_URL: `${url}/graphql`, cacheSize: 0 }).locate(out.spawn));
@@ -87,7 +97,8 @@ if (typeof out.spawn === "string") {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({
-        query: `query ($r: [String!]) { transactions(recipients: $r) { edges { node { id recipient tags { name value } } } } }`,
+        query: `query ($r: [String!]) { transactions(recipients: $r, sort: HEIGHT_ASC) {
+          edges { node { id recipient tags { name value } } } } }`,
         variables: { r: [out.spawn] },
       }),
     });

@@ -198,16 +198,24 @@ def test_legacy_spawn_and_message(session: tuple[dict[str, Any], dict[str, str]]
     mid = out["message"]
     assert isinstance(mid, str), out
     assert len(mid) == 43
-    (edge,) = out["by_recipient"]["data"]["transactions"]["edges"]
-    assert edge["node"]["id"] == mid
-    assert edge["node"]["recipient"] == pid
-    assert {"name": "Action", "value": "Ping"} in edge["node"]["tags"]
+    later = out["send_signed"]
+    assert later["sent"] == later["id"]
+    assert out["locate_follow"] == expected
+    first, second = out["by_recipient"]["data"]["transactions"]["edges"]
+    assert first["node"]["id"] == mid
+    assert first["node"]["recipient"] == pid
+    assert {"name": "Action", "value": "Ping"} in first["node"]["tags"]
+    assert second["node"]["id"] == later["id"]
+    assert {"name": "Action", "value": "Later"} in second["node"]["tags"]
 
 
 def test_only_loopback_and_the_stubbed_router(session: tuple[dict[str, Any], dict[str, str]]) -> None:
     out, _ = session
     hosts = {r["host"] for r in out["requests"]}
     assert hosts <= {out_host(session), "127.0.0.1:9", "su-router.ao-testnet.xyz"}, hosts
+    assert any(
+        r["path"] == "/" and r["host"] == out_host(session) for r in out["requests"]
+    )  # followRedirects
     queries = [r["query"] for r in out["requests"] if r["path"] == "/graphql"]
     assert any("GetSchedulerLocation" in q for q in queries)
     assert any("GetTransactions" in q for q in queries)
