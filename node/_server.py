@@ -91,10 +91,25 @@ def _compose_app(node: Node, websocket: Any = None) -> Any:
     gateway = GatewayApp(
         index,
         read_raw=store.read_raw,
-        store_raw=lambda ident, raw: store.write_upload(raw, None, [ident]),
+        store_raw=lambda ident, raw: store.write_upload(raw, _item_message(raw), [ident]),
         fallback=http,
     )
     return _Negotiate(gateway, http)
+
+
+def _item_message(raw: bytes) -> Message | None:
+    """The message form of an item the gateway has already verified (``POST /tx`` and the members
+    of an uploaded bundle), so that ``GET /{id}`` with AO-Core negotiation (scheduler-utils'
+    ``getProcess`` asks ``?require-codec=application/json``, HyperBEAM peers ``accept-codec``)
+    answers it as HyperBEAM does; None when the item has no message form (only its bytes are kept)."""
+    from devices.core import CoreError, item_to_message
+    from devices.core.ans104 import DataItem
+
+    try:
+        return item_to_message(DataItem.parse(raw, max_size=len(raw)))
+    except CoreError as exc:
+        log.info("uploaded item kept as bytes only (no message form): %s", exc)
+        return None
 
 
 _AO_NEGOTIATION = (b"accept-codec", b"require-codec", b"accept-bundle", b"codec-device")

@@ -15,6 +15,7 @@ or a signature scheme itself.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
 import re
@@ -197,6 +198,9 @@ class GatewayApp:
             (b"accept-ranges", b"bytes"),
             (b"etag", f'"{item_id}"'.encode()),
             (b"cache-control", b"public, max-age=2592000, immutable"),
+            # ar.io's digest of the whole data (b64url SHA-256): wayfinder's HashVerificationStrategy
+            # reads it from a trusted gateway (HEAD /{id} or /raw/{id}) and compares its own hash
+            (b"x-ar-io-digest", b64u_encode(hashlib.sha256(data).digest()).encode()),
         ]
         if with_tags:
             headers += tag_headers(record.tags)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
 
+from devices.core import b64u_encode
 from devices.gateway import GatewayApp, ItemIndex
 
 
@@ -92,6 +94,20 @@ async def test_upload_then_raw_and_bare(app, toy, store) -> None:
     assert (status, body, hdrs["content-length"]) == (200, b"", "5")
     status, _, body = await call(app, "HEAD", f"/raw/{item_id}/")
     assert (status, body) == (200, b"")
+
+
+async def test_ar_io_digest_header(app, toy) -> None:
+    """``X-AR-IO-Digest`` = b64url(SHA-256(whole data)) on /raw and /{id}, GET and HEAD, also on a
+    range answer (wayfinder's HashVerificationStrategy reads it from a trusted gateway)."""
+    data = bytes(range(256)) * 3
+    item_id = (await upload(app, toy(tags=[("Type", "Process")], data=data)))["id"]
+    expected = b64u_encode(hashlib.sha256(data).digest())
+    for method in ("GET", "HEAD"):
+        for path in (f"/raw/{item_id}", f"/{item_id}"):
+            status, hdrs, _ = await call(app, method, path)
+            assert (status, hdrs["x-ar-io-digest"]) == (200, expected), (method, path)
+    status, hdrs, body = await call(app, "GET", f"/raw/{item_id}", headers=[("range", "bytes=0-9")])
+    assert (status, body, hdrs["x-ar-io-digest"]) == (206, data[:10], expected)
 
 
 async def test_unknown_ids_are_404_json(app) -> None:
