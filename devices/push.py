@@ -20,8 +20,14 @@ The base is a process definition, or ``{device: push@1.0, process: <definition>}
   target scheduled here → add ``data-protocol: ao, variant: ao.N.1, type: Message,
   from-process: <pid>``, sign with the node wallet, schedule it on the target and push that slot
   in turn (at most ``max-push-hops``, default 32, deep); a target scheduled elsewhere → POST it to
-  ``/<target>~process@1.0/push`` of that scheduler through the ``peer`` service; unreachable →
-  ``{response: error, status: 404, reason: "Could not access target process!"}``.
+  ``/<target>~process@1.0/push`` of that scheduler through the ``peer`` service (its URL: a
+  ``hint``, else the location record of the definition's ``scheduler``; a definition missing
+  here is asked of the optional ``remote-loader``, a location of the optional
+  ``scheduler-locator``: ``async (address) -> Message | None``); no URL →
+  ``{response: error, status: 404, reason: "Could not access target process!"}``; the peer's
+  errors (``Unavailable``, 503) propagate. A delivered entry is recorded
+  (``push-delivery/<pid>/<slot>/<key>`` in ``ctx.store`` results) and pushing the slot again
+  replays the record instead of delivering twice.
   Produces ``{slot, process, id: <message id>, <results keys>…, "<outbox key>": {id, target,
   slot, resulted-in}}``; with ``result-depth`` ≤ 1 downstream replies carry only their
   ``slot``/``process``. ``push-mode: async`` is served synchronously (the reply is the same).
@@ -67,6 +73,14 @@ def _definition(base: Message) -> Message:
 
 def _error(status: int, reason: str) -> Message:
     return Message({"response": "error", "status": status, "reason": reason})
+
+
+def _delivered(entry: Message) -> bool:
+    """The outbox entry reached its target (neither it nor the peer's reply is an error)."""
+    downstream = entry.get_message("resulted-in")
+    return entry.get_text("response") != "error" and (
+        downstream is None or downstream.get_text("response") != "error"
+    )
 
 
 @final
@@ -135,7 +149,13 @@ class PushDevice:
         for key in sorted(outbox, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k)):
             entry = outbox[key]
             if isinstance(entry, Message):
-                reply[key] = await self._deliver(ctx, sched, cache, pid, entry, depth, hops)
+                record = f"push-delivery/{pid}/{slot}/{key}"
+                done = ctx.store.read_result(record)
+                if done is None:
+                    done = await self._deliver(ctx, sched, cache, pid, entry, depth, hops)
+                    if _delivered(done):
+                        ctx.store.write_result(record, done)
+                reply[key] = done
         return Message(reply)
 
     async def _deliver(
@@ -193,23 +213,38 @@ class PushDevice:
         ctx: Context, sched: Scheduler, target: str, target_pid: str, signed: Message, mid: str
     ) -> Message:
         peer: Any = ctx.services.get("peer")
-        url: str | None = None
-        _, _, hint = target.partition("?")
-        if hint.startswith("hint="):
-            url = hint[5:]
-        else:
-            definition = ctx.store.read_message(target_pid)
-            named = (definition.get_text("scheduler") or "") if definition is not None else ""
-            address, _, hint = named.partition("?")
-            if hint.startswith("hint="):
-                url = hint[5:]
-            elif address:
-                loc = sched.location(address)
-                url = loc.get_text("url") if loc is not None else None
+        url = await _scheduler_url(ctx, sched, target, target_pid)
         if url is None or peer is None:
             return _error(404, "Could not access target process!")
         reply = await peer("POST", url, f"/{target_pid}~process@1.0/push", signed)
         return Message({"id": mid, "target": target_pid, "resulted-in": reply})
 
+
+async def _scheduler_url(ctx: Context, sched: Scheduler, target: str, target_pid: str) -> str | None:
+    """The URL of the node that schedules ``target_pid``: a ``hint`` on the target or on the
+    definition's ``scheduler``, else the scheduler's location record (stored here, or fetched
+    through the optional ``scheduler-locator`` service and kept when signed by that scheduler).
+    The definition comes from the store, else from the optional ``remote-loader``."""
+    _, _, hint = target.partition("?")
+    if hint.startswith("hint="):
+        return hint[5:]
+    definition = ctx.store.read_message(target_pid)
+    loader: Any = ctx.services.get("remote-loader")
+    if definition is None and loader is not None:
+        definition = await loader.load(target_pid)
+    named = (definition.get_text("scheduler") or "") if definition is not None else ""
+    address, _, hint = named.partition("?")
+    if hint.startswith("hint="):
+        return hint[5:]
+    if not address or address == sched.address:
+        return None
+    loc = sched.location(address)
+    locator: Any = ctx.services.get("scheduler-locator")
+    if loc is None and locator is not None:
+        found = await locator(address)
+        if isinstance(found, Message) and address in sched.ops.signers(found) and sched.ops.verify(found):
+            sched.set_location(address, found)
+            loc = found
+    return loc.get_text("url") if loc is not None else None
 
 DEVICE = PushDevice()
