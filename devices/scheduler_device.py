@@ -223,7 +223,9 @@ class SchedulerDevice:
             )
             address = sched.address
         else:
-            record, address = req.without("path", "method"), signers[0]
+            record, address = sched.ops.committed_only(req).without("path", "method"), signers[0]
+            if not record.get_text("url"):
+                raise BadRequest("a scheduler location needs a url")
         known = sched.location(address)
         known_nonce = known.get_int("nonce", -1) if known is not None else -1
         if known_nonce is not None and nonce <= known_nonce and known is not None:
