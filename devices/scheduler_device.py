@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, final
 
 from devices._base import DeviceInfo
 from devices._errors import BadRequest, DeviceError, NotFound
-from devices.core import Message, Value
+from devices.core import Message, Value, committed_keys
 from devices.scheduler import Scheduler, is_process, schedule_aos2, schedule_message, slot_message
 
 if TYPE_CHECKING:
@@ -197,12 +197,14 @@ class SchedulerDevice:
             if found is None:
                 raise NotFound(f"No location found for address: {address}")
             return Message({"body": found})
-        if not sched.ops.verify(req) or not sched.ops.signers(req):
+        keep = {*committed_keys(req), "commitments"}  # transport keys (accept, path…) are not signed
+        signed = Message({k: v for k, v in req.items() if k in keep})
+        if not sched.ops.verify(signed) or not sched.ops.signers(signed):
             raise BadRequest("A scheduler location must be signed.")
         nonce = _int(req, "nonce", None)
         if nonce is None:
             raise BadRequest("a scheduler location needs a nonce")
-        signers = sched.ops.signers(req)
+        signers = sched.ops.signers(signed)
         operator = ctx.config.get_text("operator") or sched.address
         if operator in signers:
             url = req.get_text("url")
@@ -223,7 +225,7 @@ class SchedulerDevice:
             )
             address = sched.address
         else:
-            record, address = sched.ops.committed_only(req).without("path", "method"), signers[0]
+            record, address = signed.without("path", "method"), signers[0]
             if not record.get_text("url"):
                 raise BadRequest("a scheduler location needs a url")
         known = sched.location(address)
