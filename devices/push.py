@@ -247,4 +247,5 @@ async def _scheduler_url(ctx: Context, sched: Scheduler, target: str, target_pid
             loc = found
     return loc.get_text("url") if loc is not None else None
 
+
 DEVICE = PushDevice()
