@@ -80,6 +80,15 @@ def process_id(sched: Scheduler, base: Message, req: Message, msg: Message | Non
     raise BadRequest("no process given: set target")
 
 
+def _signed_part(msg: Message) -> Message:
+    """``msg`` without the keys its signatures do not cover (transport keys such as ``accept`` or
+    ``path`` that the HTTP edge adds); unchanged when it has no commitments."""
+    keys = set(committed_keys(msg))
+    if not keys:
+        return msg
+    return Message({k: v for k, v in msg.items() if k in keys or k == "commitments"})
+
+
 def _int(req: Message, key: str, default: int | None) -> int | None:
     value = req.find(key)
     if value is None:
@@ -129,7 +138,7 @@ class SchedulerDevice:
 
     async def _post(self, sched: Scheduler, base: Message, req: Message, ctx: Context) -> Value:
         body = req.get_message("body")
-        msg = body if body is not None else req
+        msg = _signed_part(body if body is not None else req)
         if not sched.ops.verify(msg):
             raise BadRequest("Message is not valid.")
         msg = sched.ops.committed_only(msg)
@@ -197,8 +206,7 @@ class SchedulerDevice:
             if found is None:
                 raise NotFound(f"No location found for address: {address}")
             return Message({"body": found})
-        keep = {*committed_keys(req), "commitments"}  # transport keys (accept, path…) are not signed
-        signed = Message({k: v for k, v in req.items() if k in keep})
+        signed = _signed_part(req)
         if not sched.ops.verify(signed) or not sched.ops.signers(signed):
             raise BadRequest("A scheduler location must be signed.")
         nonce = _int(req, "nonce", None)
