@@ -11,7 +11,8 @@ import pytest
 import trio
 
 from devices import test_exec
-from devices.core import Message, RsaWallet, commit, httpsig_encode, signers
+from devices.core import Ed25519Key, Message, RsaWallet, commit, httpsig_encode, signers
+from devices.core.ans104 import UnsignedItem, sign_item
 from node._config import NodeConfig, load_config
 from node._peer_client import PeerClient, PeerUnavailable
 from node._server import Running, run_node
@@ -31,12 +32,12 @@ DEVICES = [
 ]
 
 
-def _config(tmp_path: Path, name: str, wallet: RsaWallet) -> NodeConfig:
+def _config(tmp_path: Path, name: str, wallet: RsaWallet, **extra: object) -> NodeConfig:
     data = tmp_path / name
     data.mkdir()
     wallet.save(data / "wallet.json")
     return load_config(
-        None, {"data_dir": str(data), "http.host": "127.0.0.1", "http.port": 0, "devices": DEVICES}
+        None, {"data_dir": str(data), "http.host": "127.0.0.1", "http.port": 0, "devices": DEVICES, **extra}
     )
 
 
@@ -158,3 +159,70 @@ async def test_peer_client_refuses_non_http_urls_and_names_the_peer(tmp_path: Pa
         assert url in info.value.reason
     assert wallet.to_jwk()["d"] not in repr(client)
     assert wallet.address in repr(client)
+
+
+async def test_target_definition_and_location_are_discovered_through_the_gateway(tmp_path: Path) -> None:
+    """A knows nothing of P2 or of B: it loads P2's definition (an ANS-104 item) from its gateway
+    (node B), reads P2's scheduler, asks B for that scheduler's location record and delivers."""
+    wa, wb, user = RsaWallet.generate(2048), RsaWallet.generate(2048), RsaWallet.generate(2048)
+    item = sign_item(
+        UnsignedItem(
+            tags=(
+                (b"Type", b"Process"),
+                (b"Device", b"process@1.0"),
+                (b"Scheduler", wb.address.encode()),
+                (b"Execution-Device", b"test-exec@1.0"),
+            ),
+            data=b"P2",
+        ),
+        Ed25519Key.generate(),
+    )
+    with trio.fail_after(90):
+        async with trio.open_nursery() as nursery:
+            b: Running = await nursery.start(
+                partial(run_node, _config(tmp_path, "b", wb), extra_devices=[test_exec.DEVICE])
+            )
+            cfg_a = _config(tmp_path, "a", wa, **{"gateway.urls": [b.url], "gateway.attempts": 1})
+            a: Running = await nursery.start(partial(run_node, cfg_a, extra_devices=[test_exec.DEVICE]))
+            sched_a, sched_b = a.node.services["scheduler"], b.node.services["scheduler"]
+            up = await request(
+                b.port, "POST", "/", headers=[("content-type", "application/ans104")], body=item.serialize()
+            )
+            assert up.status == 200, up.body
+            p2 = b.node.store.read_message(item.id)
+            assert p2 is not None
+            assert sched_b.ops.message_id(p2) == item.id
+            await sched_b.schedule(item.id, p2)
+            made = await PeerClient(wb)(
+                "POST", b.url, "/~scheduler@1.0/location", Message({"url": b.url, "nonce": 7})
+            )
+            assert made.get_int("nonce") == 7, made
+            assert a.node.store.read_message(item.id) is None
+            assert sched_a.location(wb.address) is None
+
+            p1 = _process(user, wa.address)
+            pid1 = sched_a.ops.message_id(p1)
+            a.node.store.write_message(p1, [pid1])
+            await sched_a.schedule(pid1, p1)
+            msg = commit(Message({"type": "Message", "target": pid1, "emit-to": item.id, "data": "hi"}), user)
+            pushed = await _push(a.port, pid1, msg)
+            assert pushed.status == 200, pushed.body
+            assert sched_b.current(item.id) == 1
+            body = sched_b.assignment(item.id, 1).message.get_message("body")
+            assert body is not None
+            assert signers(body) == [wa.address]
+            assert body.get_text("from-process") == pid1
+            # A now holds both, verified: the definition (from the gateway) and B's location record.
+            assert a.node.store.read_message(item.id) is not None
+            assert (sched_a.location(wb.address) or Message()).get_text("url") == b.url
+
+            # scheduler@1.0 on A proxies a message for P2 to B (a followed redirect).
+            direct = commit(Message({"type": "Message", "target": item.id, "n": 2}), user)
+            parts = httpsig_encode(direct, bundle=True)
+            proxied = await request(
+                a.port, "POST", "/~scheduler@1.0/schedule", headers=list(parts.headers), body=parts.body
+            )
+            assert proxied.status == 200, proxied.body
+            assert sched_b.current(item.id) == 2
+            assert not sched_a.knows(item.id)
+            nursery.cancel_scope.cancel()
