@@ -25,9 +25,12 @@ The base is a process definition, or ``{device: push@1.0, process: <definition>}
   here is asked of the optional ``remote-loader``, a location of the optional
   ``scheduler-locator``: ``async (address) -> Message | None``); no URL →
   ``{response: error, status: 404, reason: "Could not access target process!"}``; the peer's
-  errors (``Unavailable``, 503) propagate. A delivered entry is recorded
-  (``push-delivery/<pid>/<slot>/<key>`` in ``ctx.store`` results) and pushing the slot again
-  replays the record instead of delivering twice.
+  errors (``Unavailable``, 503) propagate; the remaining ``max-push-hops`` travels with the
+  request. Exactly-once delivery: the signed outbox message is kept
+  (``push-delivery/<pid>/<slot>/<key>/message`` in ``ctx.store`` results) so a retry resends the
+  same message; a delivered entry is recorded (``push-delivery/<pid>/<slot>/<key>``) and pushing
+  the slot again replays the record; a receiving node remembers each ``from-process`` message it
+  scheduled (``push-received/<pid>/<id>``) and pushes its slot again instead of re-assigning it.
   Produces ``{slot, process, id: <message id>, <results keys>…, "<outbox key>": {id, target,
   slot, resulted-in}}``; with ``result-depth`` ≤ 1 downstream replies carry only their
   ``slot``/``process``. ``push-mode: async`` is served synchronously (the reply is the same).
@@ -59,6 +62,7 @@ _TRANSPORT_KEYS = (
     "require-codec",
     "accept-bundle",
     "accept-codec",
+    "max-push-hops",
 )
 
 
@@ -98,7 +102,7 @@ class PushDevice:
         pid = sched.ops.message_id(definition)
         depth = int_param(req, "result-depth")
         depth = 1 if depth is None else depth
-        hops = req.get_int("max-push-hops") or DEFAULT_MAX_HOPS
+        hops = min(req.get_int("max-push-hops") or DEFAULT_MAX_HOPS, DEFAULT_MAX_HOPS)
         slot = int_param(req, "slot")
         if slot is not None:
             return await self._push_slot(ctx, sched, cache, pid, definition, slot, None, depth, hops)
@@ -112,7 +116,16 @@ class PushDevice:
         msg = msg.without(*[k for k in _TRANSPORT_KEYS if k not in self._signed_keys(msg)])
         if not sched.ops.verify(msg):
             raise BadRequest("Message is not valid.")
+        received = None
+        if msg.get_text("from-process") and not is_process(msg):  # a node's outbox delivery
+            received = f"push-received/{pid}/{sched.ops.message_id(msg)}"
+            known = ctx.store.read_result(received)
+            slot = known.get_int("slot") if known is not None else None
+            if slot is not None:  # delivered before (the sender retried): no second assignment
+                return await self._push_slot(ctx, sched, cache, pid, definition, slot, None, depth, hops)
         a = await sched.schedule(pid, msg, definition=definition, verified=True)
+        if received is not None:
+            ctx.store.write_result(received, Message({"slot": a.slot}))
         if is_process(msg):
             return a.message
         return await self._push_slot(ctx, sched, cache, pid, definition, a.slot, a.message_id, depth, hops)
@@ -152,7 +165,7 @@ class PushDevice:
                 record = f"push-delivery/{pid}/{slot}/{key}"
                 done = ctx.store.read_result(record)
                 if done is None:
-                    done = await self._deliver(ctx, sched, cache, pid, entry, depth, hops)
+                    done = await self._deliver(ctx, sched, cache, pid, entry, depth, hops, record)
                     if _delivered(done):
                         ctx.store.write_result(record, done)
                 reply[key] = done
@@ -167,6 +180,7 @@ class PushDevice:
         entry: Message,
         depth: int,
         hops: int,
+        record: str,
     ) -> Message:
         target = entry.get_text("target")
         if not target:
@@ -181,11 +195,14 @@ class PushDevice:
                 "target": target_pid,
             }
         )
-        signed = sched.ops.sign(out)
+        if hops <= 1:
+            return _error(508, "Push chain exceeds max-push-hops.")
+        signed = ctx.store.read_result(f"{record}/message")  # a retry resends the same message
+        if signed is None:
+            signed = sched.ops.sign(out)
+            ctx.store.write_result(f"{record}/message", signed)
         mid = sched.ops.message_id(signed)
         if sched.knows(target_pid):
-            if hops <= 1:
-                return _error(508, "Push chain exceeds max-push-hops.")
             target_def = ctx.store.read_message(target_pid) or self._loaded_definition(
                 sched, cache, target_pid
             )
@@ -196,7 +213,7 @@ class PushDevice:
                 ctx, sched, cache, target_pid, target_def, a.slot, mid, depth - 1, hops - 1
             )
             return Message({"id": mid, "target": target_pid, "slot": a.slot, "resulted-in": downstream})
-        return await self._remote(ctx, sched, target, target_pid, signed, mid)
+        return await self._remote(ctx, sched, target, target_pid, signed, mid, hops - 1)
 
     @staticmethod
     def _loaded_definition(sched: Scheduler, cache: StateCache, pid: str) -> Message | None:
@@ -210,13 +227,13 @@ class PushDevice:
 
     @staticmethod
     async def _remote(
-        ctx: Context, sched: Scheduler, target: str, target_pid: str, signed: Message, mid: str
+        ctx: Context, sched: Scheduler, target: str, target_pid: str, signed: Message, mid: str, hops: int
     ) -> Message:
         peer: Any = ctx.services.get("peer")
         url = await _scheduler_url(ctx, sched, target, target_pid)
         if url is None or peer is None:
             return _error(404, "Could not access target process!")
-        reply = await peer("POST", url, f"/{target_pid}~process@1.0/push", signed)
+        reply = await peer("POST", url, f"/{target_pid}~process@1.0/push&max-push-hops={hops}", signed)
         return Message({"id": mid, "target": target_pid, "resulted-in": reply})
 
 
