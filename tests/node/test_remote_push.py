@@ -128,6 +128,14 @@ async def test_outbox_message_reaches_a_process_on_another_node(tmp_path: Path) 
             assert current.status == 200, current
             assert current.body.strip() == b"1", current
 
+            # The sender kept the signed message; the receiver knows it: a resend is no new slot.
+            kept = a.node.store.read_result(f"push-delivery/{pid1}/1/1/message")
+            assert kept is not None
+            assert sched_b.ops.message_id(kept) == sched_b.ops.message_id(delivered)
+            resent = await operator_b("POST", b.url, f"/{pid2}~process@1.0/push", kept)
+            assert resent.get_int("slot") == 1, resent
+            assert sched_b.current(pid2) == 1
+
             # Pushing P1's slot 1 again delivers nothing twice.
             again = await request(
                 a.port, "POST", f"/{pid1}~process@1.0/push", headers=[("slot", "1")], limit_s=30
