@@ -5,7 +5,7 @@
 out as ``httpsig@1.0`` (nested messages inline), signed by the node wallet unless it already
 carries a signature (then it travels exactly as signed, e.g. an outbox message or a scheduler
 location record). The reply is decoded by its content type (``application/json`` → ``json@1.0``,
-else ``httpsig@1.0``); a signed reply must verify and is reduced to its committed keys.
+else ``httpsig@1.0``); a signed reply must verify.
 
 Transport: ``node._gateway_client.h11_transport`` (one HTTP/1.1 exchange per connection), each
 exchange bounded by ``timeout_s`` and ``max_body_bytes``. Only ``http``/``https`` URLs are used;
@@ -124,12 +124,11 @@ class PeerClient:
             raise PeerUnavailable(peer, f"no answer within {self.timeout_s} s") from exc
         if resp.status >= 500:
             raise PeerUnavailable(peer, f"HTTP {resp.status}: {self._reason(resp)}")
-        reply = self._decode(resp, peer)
         if resp.status >= 400:
             return Message(
                 {"response": "error", "status": resp.status, "reason": f"peer {peer}: {self._reason(resp)}"}
             )
-        return reply
+        return self._decode(resp, peer)
 
     async def _send(self, request: HttpRequest, peer: str) -> HttpResponse:
         send = self._transport

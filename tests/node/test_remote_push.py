@@ -234,3 +234,44 @@ async def test_target_definition_and_location_are_discovered_through_the_gateway
             assert sched_b.current(item.id) == 2
             assert not sched_a.knows(item.id)
             nursery.cancel_scope.cancel()
+
+
+async def test_peer_client_bounds_silent_oversized_and_redirecting_peers() -> None:
+    """A peer that never answers times out, one that answers too much is cut off, a redirect to a
+    non-http scheme is refused: each a 503 naming the peer, none a hang."""
+    behaviour: dict[str, bytes] = {}
+
+    async def handler(stream: trio.SocketStream) -> None:
+        await stream.receive_some(65536)
+        answer = behaviour["answer"]
+        if answer:
+            await stream.send_all(answer)
+        await trio.sleep_forever()  # hold the connection open: only the client's bounds end it
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
+        url = f"http://127.0.0.1:{listeners[0].socket.getsockname()[1]}"
+        client = PeerClient(RsaWallet.generate(2048), timeout_s=1.0, max_body_bytes=1024)
+        cases = {
+            b"": "no answer within",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 4096\r\n\r\n" + b"x" * 4096: "larger than 1024",
+            b"HTTP/1.1 307 Temporary Redirect\r\nlocation: file:///etc/passwd\r\ncontent-length: 0\r\n\r\n": (
+                "refusing a redirect"
+            ),
+            b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n": "HTTP 502",
+        }
+        with trio.fail_after(20):
+            for answer, reason in cases.items():
+                behaviour["answer"] = answer
+                with pytest.raises(PeerUnavailable, match=reason) as info:
+                    await client("POST", url, "/x", Message({"a": 1}))
+                assert info.value.status == 503
+                assert url in info.value.reason
+            behaviour["answer"] = (
+                b"HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: 31\r\n\r\n"
+                b'{"error":"gone","status":404}  '
+            )
+            gone = await client("GET", url, "/x", Message({"a": 1}))
+            assert gone.get_int("status") == 404
+            assert gone.get_text("reason") == f"peer {url}: gone"
+        nursery.cancel_scope.cancel()
