@@ -41,6 +41,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, final
 
+import trio
+
 from devices._base import DeviceInfo
 from devices._errors import BadRequest, DeviceError, KeyNotFound
 from devices.core import Message, Value
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from devices.scheduler import Scheduler, StateCache
 
 DEFAULT_MAX_HOPS = 32
+_DELIVERING: dict[str, trio.Lock] = {}  # outbox entries being delivered (by delivery record)
 _TRANSPORT_KEYS = (
     "path",
     "method",
@@ -163,11 +166,17 @@ class PushDevice:
             entry = outbox[key]
             if isinstance(entry, Message):
                 record = f"push-delivery/{pid}/{slot}/{key}"
-                done = ctx.store.read_result(record)
-                if done is None:
-                    done = await self._deliver(ctx, sched, cache, pid, entry, depth, hops, record)
-                    if _delivered(done):
-                        ctx.store.write_result(record, done)
+                lock = _DELIVERING.setdefault(record, trio.Lock())
+                try:
+                    async with lock:  # concurrent pushes of one slot deliver each entry once
+                        done = ctx.store.read_result(record)
+                        if done is None:
+                            done = await self._deliver(ctx, sched, cache, pid, entry, depth, hops, record)
+                            if _delivered(done):
+                                ctx.store.write_result(record, done)
+                finally:
+                    if not lock.locked() and lock.statistics().tasks_waiting == 0:
+                        _DELIVERING.pop(record, None)
                 reply[key] = done
         return Message(reply)
 
