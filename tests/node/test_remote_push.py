@@ -144,6 +144,23 @@ async def test_outbox_message_reaches_a_process_on_another_node(tmp_path: Path) 
             assert sched_b.current(pid2) == 1
             assert sched_a.current(pid1) == 1
 
+            # Two concurrent pushes of a slot not yet pushed: one delivery.
+            two = commit(Message({"type": "Message", "target": pid1, "emit-to": pid2, "data": "2"}), user)
+            slot2 = (await sched_a.schedule(pid1, two)).slot
+            statuses: list[int] = []
+
+            async def push_slot() -> None:
+                got = await request(
+                    a.port, "POST", f"/{pid1}~process@1.0/push", headers=[("slot", str(slot2))], limit_s=30
+                )
+                statuses.append(got.status)
+
+            async with trio.open_nursery() as pushes:
+                pushes.start_soon(push_slot)
+                pushes.start_soon(push_slot)
+            assert statuses == [200, 200]
+            assert sched_b.current(pid2) == 2
+
             # A target whose scheduler cannot be reached: a 503 naming the peer, promptly.
             dead = f"http://127.0.0.1:{await _dead_port()}"
             p3 = _process(user, f"{user.address}?hint={dead}")
