@@ -20,8 +20,17 @@ The base is a process definition, or ``{device: push@1.0, process: <definition>}
   target scheduled here → add ``data-protocol: ao, variant: ao.N.1, type: Message,
   from-process: <pid>``, sign with the node wallet, schedule it on the target and push that slot
   in turn (at most ``max-push-hops``, default 32, deep); a target scheduled elsewhere → POST it to
-  ``/<target>~process@1.0/push`` of that scheduler through the ``peer`` service; unreachable →
-  ``{response: error, status: 404, reason: "Could not access target process!"}``.
+  ``/<target>~process@1.0/push`` of that scheduler through the ``peer`` service (its URL: a
+  ``hint``, else the location record of the definition's ``scheduler``; a definition missing
+  here is asked of the optional ``remote-loader``, a location of the optional
+  ``scheduler-locator``: ``async (address) -> Message | None``); no URL →
+  ``{response: error, status: 404, reason: "Could not access target process!"}``; the peer's
+  errors (``Unavailable``, 503) propagate; the remaining ``max-push-hops`` travels with the
+  request. Exactly-once delivery: the signed outbox message is kept
+  (``push-delivery/<pid>/<slot>/<key>/message`` in ``ctx.store`` results) so a retry resends the
+  same message; a delivered entry is recorded (``push-delivery/<pid>/<slot>/<key>``) and pushing
+  the slot again replays the record; a receiving node remembers each ``from-process`` message it
+  scheduled (``push-received/<pid>/<id>``) and pushes its slot again instead of re-assigning it.
   Produces ``{slot, process, id: <message id>, <results keys>…, "<outbox key>": {id, target,
   slot, resulted-in}}``; with ``result-depth`` ≤ 1 downstream replies carry only their
   ``slot``/``process``. ``push-mode: async`` is served synchronously (the reply is the same).
@@ -31,6 +40,8 @@ The base is a process definition, or ``{device: push@1.0, process: <definition>}
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, final
+
+import trio
 
 from devices._base import DeviceInfo
 from devices._errors import BadRequest, DeviceError, KeyNotFound
@@ -43,6 +54,7 @@ if TYPE_CHECKING:
     from devices.scheduler import Scheduler, StateCache
 
 DEFAULT_MAX_HOPS = 32
+_DELIVERING: dict[str, trio.Lock] = {}  # outbox entries being delivered (by delivery record)
 _TRANSPORT_KEYS = (
     "path",
     "method",
@@ -53,6 +65,7 @@ _TRANSPORT_KEYS = (
     "require-codec",
     "accept-bundle",
     "accept-codec",
+    "max-push-hops",
 )
 
 
@@ -67,6 +80,14 @@ def _definition(base: Message) -> Message:
 
 def _error(status: int, reason: str) -> Message:
     return Message({"response": "error", "status": status, "reason": reason})
+
+
+def _delivered(entry: Message) -> bool:
+    """The outbox entry reached its target (neither it nor the peer's reply is an error)."""
+    downstream = entry.get_message("resulted-in")
+    return entry.get_text("response") != "error" and (
+        downstream is None or downstream.get_text("response") != "error"
+    )
 
 
 @final
@@ -84,7 +105,7 @@ class PushDevice:
         pid = sched.ops.message_id(definition)
         depth = int_param(req, "result-depth")
         depth = 1 if depth is None else depth
-        hops = req.get_int("max-push-hops") or DEFAULT_MAX_HOPS
+        hops = min(req.get_int("max-push-hops") or DEFAULT_MAX_HOPS, DEFAULT_MAX_HOPS)
         slot = int_param(req, "slot")
         if slot is not None:
             return await self._push_slot(ctx, sched, cache, pid, definition, slot, None, depth, hops)
@@ -98,7 +119,16 @@ class PushDevice:
         msg = msg.without(*[k for k in _TRANSPORT_KEYS if k not in self._signed_keys(msg)])
         if not sched.ops.verify(msg):
             raise BadRequest("Message is not valid.")
+        received = None
+        if msg.get_text("from-process") and not is_process(msg):  # a node's outbox delivery
+            received = f"push-received/{pid}/{sched.ops.message_id(msg)}"
+            known = ctx.store.read_result(received)
+            slot = known.get_int("slot") if known is not None else None
+            if slot is not None:  # delivered before (the sender retried): no second assignment
+                return await self._push_slot(ctx, sched, cache, pid, definition, slot, None, depth, hops)
         a = await sched.schedule(pid, msg, definition=definition, verified=True)
+        if received is not None:
+            ctx.store.write_result(received, Message({"slot": a.slot}))
         if is_process(msg):
             return a.message
         return await self._push_slot(ctx, sched, cache, pid, definition, a.slot, a.message_id, depth, hops)
@@ -135,7 +165,19 @@ class PushDevice:
         for key in sorted(outbox, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k)):
             entry = outbox[key]
             if isinstance(entry, Message):
-                reply[key] = await self._deliver(ctx, sched, cache, pid, entry, depth, hops)
+                record = f"push-delivery/{pid}/{slot}/{key}"
+                lock = _DELIVERING.setdefault(record, trio.Lock())
+                try:
+                    async with lock:  # concurrent pushes of one slot deliver each entry once
+                        done = ctx.store.read_result(record)
+                        if done is None:
+                            done = await self._deliver(ctx, sched, cache, pid, entry, depth, hops, record)
+                            if _delivered(done):
+                                ctx.store.write_result(record, done)
+                finally:
+                    if not lock.locked() and lock.statistics().tasks_waiting == 0:
+                        _DELIVERING.pop(record, None)
+                reply[key] = done
         return Message(reply)
 
     async def _deliver(
@@ -147,6 +189,7 @@ class PushDevice:
         entry: Message,
         depth: int,
         hops: int,
+        record: str,
     ) -> Message:
         target = entry.get_text("target")
         if not target:
@@ -161,11 +204,14 @@ class PushDevice:
                 "target": target_pid,
             }
         )
-        signed = sched.ops.sign(out)
+        if hops <= 1:
+            return _error(508, "Push chain exceeds max-push-hops.")
+        signed = ctx.store.read_result(f"{record}/message")  # a retry resends the same message
+        if signed is None:
+            signed = sched.ops.sign(out)
+            ctx.store.write_result(f"{record}/message", signed)
         mid = sched.ops.message_id(signed)
         if sched.knows(target_pid):
-            if hops <= 1:
-                return _error(508, "Push chain exceeds max-push-hops.")
             target_def = ctx.store.read_message(target_pid) or self._loaded_definition(
                 sched, cache, target_pid
             )
@@ -176,7 +222,7 @@ class PushDevice:
                 ctx, sched, cache, target_pid, target_def, a.slot, mid, depth - 1, hops - 1
             )
             return Message({"id": mid, "target": target_pid, "slot": a.slot, "resulted-in": downstream})
-        return await self._remote(ctx, sched, target, target_pid, signed, mid)
+        return await self._remote(ctx, sched, target, target_pid, signed, mid, hops - 1)
 
     @staticmethod
     def _loaded_definition(sched: Scheduler, cache: StateCache, pid: str) -> Message | None:
@@ -190,26 +236,42 @@ class PushDevice:
 
     @staticmethod
     async def _remote(
-        ctx: Context, sched: Scheduler, target: str, target_pid: str, signed: Message, mid: str
+        ctx: Context, sched: Scheduler, target: str, target_pid: str, signed: Message, mid: str, hops: int
     ) -> Message:
         peer: Any = ctx.services.get("peer")
-        url: str | None = None
-        _, _, hint = target.partition("?")
-        if hint.startswith("hint="):
-            url = hint[5:]
-        else:
-            definition = ctx.store.read_message(target_pid)
-            named = (definition.get_text("scheduler") or "") if definition is not None else ""
-            address, _, hint = named.partition("?")
-            if hint.startswith("hint="):
-                url = hint[5:]
-            elif address:
-                loc = sched.location(address)
-                url = loc.get_text("url") if loc is not None else None
+        url = await _scheduler_url(ctx, sched, target, target_pid)
         if url is None or peer is None:
             return _error(404, "Could not access target process!")
-        reply = await peer("POST", url, f"/{target_pid}~process@1.0/push", signed)
+        reply = await peer("POST", url, f"/{target_pid}~process@1.0/push&max-push-hops={hops}", signed)
         return Message({"id": mid, "target": target_pid, "resulted-in": reply})
+
+
+async def _scheduler_url(ctx: Context, sched: Scheduler, target: str, target_pid: str) -> str | None:
+    """The URL of the node that schedules ``target_pid``: a ``hint`` on the target or on the
+    definition's ``scheduler``, else the scheduler's location record (stored here, or fetched
+    through the optional ``scheduler-locator`` service and kept when signed by that scheduler).
+    The definition comes from the store, else from the optional ``remote-loader``."""
+    _, _, hint = target.partition("?")
+    if hint.startswith("hint="):
+        return hint[5:]
+    definition = ctx.store.read_message(target_pid)
+    loader: Any = ctx.services.get("remote-loader")
+    if definition is None and loader is not None:
+        definition = await loader.load(target_pid)
+    named = (definition.get_text("scheduler") or "") if definition is not None else ""
+    address, _, hint = named.partition("?")
+    if hint.startswith("hint="):
+        return hint[5:]
+    if not address or address == sched.address:
+        return None
+    loc = sched.location(address)
+    locator: Any = ctx.services.get("scheduler-locator")
+    if loc is None and locator is not None:
+        found = await locator(address)
+        if isinstance(found, Message) and address in sched.ops.signers(found) and sched.ops.verify(found):
+            sched.set_location(address, found)
+            loc = found
+    return loc.get_text("url") if loc is not None else None
 
 
 DEVICE = PushDevice()

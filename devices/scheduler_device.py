@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, final
 
 from devices._base import DeviceInfo
 from devices._errors import BadRequest, DeviceError, NotFound
-from devices.core import Message, Value
+from devices.core import Message, Value, committed_keys
 from devices.scheduler import Scheduler, is_process, schedule_aos2, schedule_message, slot_message
 
 if TYPE_CHECKING:
@@ -78,6 +78,15 @@ def process_id(sched: Scheduler, base: Message, req: Message, msg: Message | Non
     if is_process(base):
         return sched.ops.message_id(base.without("priv"))
     raise BadRequest("no process given: set target")
+
+
+def _signed_part(msg: Message) -> Message:
+    """``msg`` without the keys its signatures do not cover (transport keys such as ``accept`` or
+    ``path`` that the HTTP edge adds); unchanged when it has no commitments."""
+    keys = set(committed_keys(msg))
+    if not keys:
+        return msg
+    return Message({k: v for k, v in msg.items() if k in keys or k == "commitments"})
 
 
 def _int(req: Message, key: str, default: int | None) -> int | None:
@@ -129,7 +138,7 @@ class SchedulerDevice:
 
     async def _post(self, sched: Scheduler, base: Message, req: Message, ctx: Context) -> Value:
         body = req.get_message("body")
-        msg = body if body is not None else req
+        msg = _signed_part(body if body is not None else req)
         if not sched.ops.verify(msg):
             raise BadRequest("Message is not valid.")
         msg = sched.ops.committed_only(msg)
@@ -197,12 +206,13 @@ class SchedulerDevice:
             if found is None:
                 raise NotFound(f"No location found for address: {address}")
             return Message({"body": found})
-        if not sched.ops.verify(req) or not sched.ops.signers(req):
+        signed = _signed_part(req)
+        if not sched.ops.verify(signed) or not sched.ops.signers(signed):
             raise BadRequest("A scheduler location must be signed.")
         nonce = _int(req, "nonce", None)
         if nonce is None:
             raise BadRequest("a scheduler location needs a nonce")
-        signers = sched.ops.signers(req)
+        signers = sched.ops.signers(signed)
         operator = ctx.config.get_text("operator") or sched.address
         if operator in signers:
             url = req.get_text("url")
@@ -223,7 +233,9 @@ class SchedulerDevice:
             )
             address = sched.address
         else:
-            record, address = req.without("path", "method"), signers[0]
+            record, address = signed.without("path", "method"), signers[0]
+            if not record.get_text("url"):
+                raise BadRequest("a scheduler location needs a url")
         known = sched.location(address)
         known_nonce = known.get_int("nonce", -1) if known is not None else -1
         if known_nonce is not None and nonce <= known_nonce and known is not None:

@@ -185,6 +185,12 @@ async def run_node(
     )
     try:
         from node._live import Subscriptions
+        from node._peer_client import PeerClient
+
+        if "peer" not in node.services:  # push@1.0 / scheduler@1.0 reach other schedulers with it
+            peer = PeerClient(node.wallet, sources=config.gateway.urls, timeout_s=config.gateway.timeout_s)
+            node.add_service("peer", peer)
+            node.add_service("scheduler-locator", peer.locate)
 
         subs = Subscriptions.for_node(node)
         app: Any = cast("Any", _compose_app(node, subs.handler))

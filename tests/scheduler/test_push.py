@@ -83,7 +83,7 @@ async def test_push_existing_slot_and_remote_targets(node: Node) -> None:
 
     node.services["peer"] = peer
     reply = await node.resolve(a, Message(path="push", slot=1))
-    assert calls == [f"POST http://127.0.0.1:9/{rpid}~process@1.0/push"]
+    assert calls == [f"POST http://127.0.0.1:9/{rpid}~process@1.0/push&max-push-hops=31"]
     assert reply["1"]["resulted-in"]["slot"] == 3  # type: ignore[index]
 
 
