@@ -119,8 +119,7 @@ def verify_request(msg: Message) -> tuple[str, ...]:
 
 def only_committed(msg: Message) -> Message:
     """The message restricted to its committed keys and commitments (spec §11 D22)."""
-    keys = {k.lower() for k in core.committed_keys(msg)}
-    return Message({k: v for k, v in msg.items() if k == "commitments" or k.lower() in keys})
+    return core.only_committed(msg)
 
 
 def signers(msg: Message) -> list[str]:

@@ -33,6 +33,7 @@ from ._commit import VerifyReport as VerifyReport
 from ._commit import commit as commit
 from ._commit import committed_keys as committed_keys
 from ._commit import hmac_commitment as hmac_commitment
+from ._commit import only_committed as only_committed
 from ._commit import require_valid as require_valid
 from ._commit import signers as signers
 from ._commit import verify as verify
@@ -119,6 +120,7 @@ __all__ = [
     "linked_values",
     "message_id",
     "message_to_item_fields",
+    "only_committed",
     "require_valid",
     "rsa_pss_verify",
     "signers",

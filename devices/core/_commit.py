@@ -289,6 +289,17 @@ def committed_keys(msg: Mapping[str, Any]) -> list[str]:
     return _selected_keys(_commitments(msg))
 
 
+def only_committed(msg: Message) -> Message:
+    """``msg`` restricted to the keys its commitments cover (plus ``commitments``), so that keys
+    added after signing are never taken as signed (spec §11 D22). A message without commitments
+    is returned unchanged. TABM-only names among the committed keys (``ao-types``...) are simply
+    not message keys; they never widen the result."""
+    if not _commitments(msg):
+        return msg
+    keys = {k.lower() for k in committed_keys(msg)}
+    return Message({k: v for k, v in msg.items() if k == "commitments" or k.lower() in keys})
+
+
 def require_valid(msg: Message) -> VerifyReport:
     """``verify`` that raises SignatureInvalid naming the first failing commitment."""
     report = verify(msg)

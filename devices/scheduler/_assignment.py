@@ -72,15 +72,10 @@ class MessageOps:
 
 
 def committed_only(msg: Message) -> Message:
-    """``msg`` reduced to its committed keys (plus ``commitments``); unchanged when unsigned or when
-    a committed key is not a top-level key (e.g. a TABM-only name)."""
-    from devices.core import committed_keys
+    """``msg`` reduced to its committed keys (plus ``commitments``); unchanged when unsigned."""
+    from devices.core import only_committed
 
-    keys = committed_keys(msg)
-    if not keys or any(k not in msg for k in keys):
-        return msg
-    keep = set(keys) | {"commitments"}
-    return Message({k: v for k, v in msg.items() if k in keep})
+    return only_committed(msg)
 
 
 @final
