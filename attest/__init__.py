@@ -66,6 +66,7 @@ from ._certs import is_simulated_cert as is_simulated_cert
 from ._certs import load_certificates as load_certificates
 from ._certs import vcek_extensions as vcek_extensions
 from ._certs import verify_ca_chain as verify_ca_chain
+from ._compact import batch_bundles as batch_bundles
 from ._errors import AttestError as AttestError
 from ._errors import BatchProofInvalid as BatchProofInvalid
 from ._errors import ChainInvalid as ChainInvalid
@@ -160,6 +161,7 @@ __all__ = [
     "VcekUnavailable",
     "VerifierPolicy",
     "attestation_message",
+    "batch_bundles",
     "build_cert_table",
     "decode_evidence",
     "decode_nonce",

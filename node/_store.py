@@ -89,6 +89,12 @@ class Index:
             value = txn.get(_key(key))
             return None if value is None else bytes(value)
 
+    def get_many(self, keys: Iterable[str | bytes]) -> list[bytes | None]:
+        """Several lookups in one read transaction, in order."""
+        with _mapped(), self._store._env.begin(db=self._db) as txn:
+            values = [txn.get(_key(key)) for key in keys]
+            return [None if value is None else bytes(value) for value in values]
+
     def delete(self, key: str | bytes) -> bool:
         with _mapped(), self._store._env.begin(write=True, db=self._db) as txn:
             return bool(txn.delete(_key(key)))
@@ -202,6 +208,12 @@ class LmdbStore:
         """Store ``msg`` under every id in ``ids`` (the first is its primary id), durably."""
         with _mapped(), self._env.begin(write=True) as txn:
             self._put_message(txn, msg, ids)
+
+    def write_messages(self, entries: Iterable[tuple[Message, list[str]]]) -> None:
+        """``write_message`` for each ``(msg, ids)``, in one durable transaction."""
+        with _mapped(), self._env.begin(write=True) as txn:
+            for msg, ids in entries:
+                self._put_message(txn, msg, ids)
 
     def read_message(self, msg_id: str) -> Message | None:
         """The message known by ``msg_id``, or ``None``."""

@@ -91,9 +91,8 @@ class AttestationIndex:
         """Store the records of one gossip item (and mark the item seen); returns those that were new."""
         fresh: list[Record] = []
         writes: list[tuple[str | bytes, bytes]] = []
-        for record in records:
-            key = _prefix(record.process, record.slot) + record.attester.encode()
-            old = self._att.get(key)
+        keys = [_prefix(r.process, r.slot) + r.attester.encode() for r in records]
+        for record, key, old in zip(records, keys, self._att.get_many(keys), strict=True):
             if old is not None:
                 known = Record.decode(record.process, record.slot, record.attester, old)
                 if (known.result, known.hashpath) != (record.result, record.hashpath):

@@ -40,10 +40,9 @@ import trio
 
 from attest import (
     BatchHeader,
-    Proof,
     Statement,
     VerifierPolicy,
-    encode_batched_attestation,
+    batch_bundles,
     encode_evidence,
     sign_batch,
 )
@@ -52,7 +51,14 @@ from node.peering._errors import ItemIgnored, ItemRejected
 from node.peering._fetch import MAX_SLOT_ITEMS, decode_result, fetch_body, serve_fetch
 from node.peering._records import AttestationIndex, Record
 from node.peering._trust import TrustPolicy, converge
-from node.peering._verify import Claim, EvidenceChecker, VerifiedItem, verify_fetched, verify_gossip
+from node.peering._verify import (
+    MAX_BATCH_ITEMS,
+    Claim,
+    EvidenceChecker,
+    VerifiedItem,
+    verify_fetched,
+    verify_gossip,
+)
 from p2p import (
     FETCH_PROTOCOL,
     Envelope,
@@ -77,6 +83,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOPIC = "hyperpeer/attestations/1"
+#: Cap on one compact batch message (well under ``P2PConfig.max_message_bytes`` and libp2p's 1 MiB).
+GOSSIP_BATCH_BYTES = 128 * 1024
+_HEADER_ALLOWANCE = 2048  # an RSA-4096 header (key, signature, root) and the envelope around it
 
 
 @final
@@ -125,7 +134,7 @@ class Peering:
         *,
         evidence: Evidence | None = None,
         evidence_policy: VerifierPolicy | None = None,
-        batch_size: int = 64,
+        batch_size: int = 256,
         batch_delay_s: float = 0.02,
         fetch_timeout_s: float = 5.0,
     ) -> None:
@@ -146,7 +155,7 @@ class Peering:
             verification = self._checker.check(self._evidence)
             self._own_hardware = verification is not None and verification.hardware
             self._evidence_id = b64u_encode(hashlib.sha256(self._evidence_raw(evidence)).digest())
-        self._send, self._recv = trio.open_memory_channel[Statement](batch_size * 4)
+        self._send, self._recv = trio.open_memory_channel[Statement](max(batch_size, 64))
         self._changed = trio.Event()
         self._listeners: list[Callable[[list[Record]], None]] = []
         self._running = False
@@ -279,34 +288,50 @@ class Peering:
                 with trio.move_on_after(self.batch_delay_s):
                     while len(batch) < self.batch_size:
                         batch.append(await self._recv.receive())
-                await self._publish_batch(batch)
+                for chunk in self._chunks(batch):
+                    await self._publish_batch(chunk)
+
+    def _chunks(self, batch: list[Statement]) -> list[list[Statement]]:
+        """Split ``batch`` so each compact gossip message stays under ``GOSSIP_BATCH_BYTES`` and
+        ``MAX_BATCH_ITEMS`` statements (what receivers accept)."""
+        budget = GOSSIP_BATCH_BYTES - _HEADER_ALLOWANCE - len(self._evidence or b"")
+        chunks: list[list[Statement]] = [[]]
+        used = 0
+        for statement in batch:
+            size = len(statement.to_cbor()) + 8
+            if chunks[-1] and (used + size > budget or len(chunks[-1]) >= MAX_BATCH_ITEMS):
+                chunks.append([])
+                used = 0
+            chunks[-1].append(statement)
+            used += size
+        return chunks
 
     async def _publish_batch(self, batch: list[Statement]) -> None:
         results = [(s.result, self._pending.pop(s.result, None)) for s in batch]
 
-        def store_and_sign() -> tuple[BatchHeader, list[Proof]]:
-            for result_id, message in results:
-                if message is not None:
-                    self.store.write_message(message, [result_id])
-            return sign_batch(batch, self.wallet)
+        def store_and_sign() -> tuple[BatchHeader, list[bytes]]:
+            self.store.write_messages(
+                [(message, [result_id]) for result_id, message in results if message is not None]
+            )
+            header = sign_batch(batch, self.wallet)[0]
+            checked = batch_bundles(batch, header)  # the same proofs and bundles receivers rebuild
+            if checked is None:
+                raise AssertionError("sign_batch signed a root over other statements")
+            return header, checked[1]
 
-        header, proofs = await trio.to_thread.run_sync(store_and_sign)
-        body: dict[str, Any] = {
-            "header": header.to_dict(),
-            "items": [
-                {"statement": s.facts(), "proof": p.to_dict()} for s, p in zip(batch, proofs, strict=True)
-            ],
-        }
+        header, blobs = await trio.to_thread.run_sync(store_and_sign)
+        # The compact gossip form: every statement and the signed header; receivers recompute the root.
+        body: dict[str, Any] = {"header": header.to_dict(), "statements": [s.facts() for s in batch]}
         if self._evidence is not None:
             body["evidence"] = self._evidence
         claims = [
             Claim(
                 s,
-                encode_batched_attestation(s, p, header),
+                blob,
                 self._own_hardware and s.evidence is not None,
                 (self._evidence or b"") if s.evidence is not None else b"",
             )
-            for s, p in zip(batch, proofs, strict=True)
+            for s, blob in zip(batch, blobs, strict=True)
         ]
         self._ingest(VerifiedItem(header.id, header.attester, tuple(claims)), self.p2p.peer_id)
         try:

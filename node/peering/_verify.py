@@ -1,13 +1,17 @@
 """Checking one gossiped attestation item (pure and synchronous: the topic validator calls it).
 
 An item is a ``p2p`` envelope of kind ``attestation`` (body: one ``sign_attestation`` blob) or
-``attestation-batch`` (body: ``{"header": BatchHeader.to_dict(), "items": [{"statement": facts,
-"proof": Proof.to_dict()}, ...]}`` plus an optional ``"evidence"``: ``attest.encode_evidence`` bytes
-that statements naming it by ``evidence`` id may rely on). Everything is verified before anything is
-stored or forwarded: the envelope's canonical form, the signature (the batch header's, once), each
-inclusion proof, distinct proof indexes, and the evidence when present. Evidence that does not
-verify under the node's ``VerifierPolicy`` (simulated evidence never verifies as hardware) does not
-make the item invalid; it only leaves ``hardware`` False.
+``attestation-batch``. A batch body is either the **compact** form ``{"header": BatchHeader.to_dict(),
+"statements": [facts, ...]}`` (what ``Peering`` publishes: all ``header.count`` statements, no
+proofs; the receiver recomputes the Merkle root from them in one pass) or the **proof** form
+``{"header": ..., "items": [{"statement": facts, "proof": Proof.to_dict()}, ...]}`` (a subset of a
+batch, each statement with its inclusion proof). Either may carry an optional ``"evidence"``:
+``attest.encode_evidence`` bytes that statements naming it by ``evidence`` id may rely on.
+Everything is verified before anything is stored or forwarded: the envelope's canonical form, the
+signature (the batch header's, once), the root (recomputed, or each inclusion proof with distinct
+indexes), and the evidence when present. Evidence that does not verify under the node's
+``VerifierPolicy`` (simulated evidence never verifies as hardware) does not make the item invalid;
+it only leaves ``hardware`` False.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from attest import (
     CertPool,
     Proof,
     Statement,
+    batch_bundles,
     decode_evidence,
     encode_batched_attestation,
     verify_attestation,
@@ -36,9 +41,9 @@ from node.peering._errors import ItemIgnored, ItemRejected
 from p2p import Kind, WireError, decode_envelope
 
 if TYPE_CHECKING:
-    from attest import SnpVerification, VerifierPolicy
+    from attest import AttestationReport, SnpVerification, VerifierPolicy
 
-MAX_BATCH_ITEMS = 256
+MAX_BATCH_ITEMS = 512
 
 
 @final
@@ -104,28 +109,81 @@ def _single(body: object) -> VerifiedItem:
     return VerifiedItem(report.id, statement.attester, (Claim(statement, body, False),))
 
 
+def _batch_header(body: Mapping[str, object]) -> BatchHeader:
+    try:
+        header = BatchHeader.from_dict(body["header"])
+    except AttestError as exc:
+        raise ItemRejected(f"malformed batch header: {exc}") from exc
+    return header
+
+
+def _batch_evidence(
+    body: Mapping[str, object], evidence: EvidenceChecker
+) -> tuple[bytes | None, SnpVerification | None]:
+    raw_evidence = body.get("evidence")
+    if raw_evidence is not None and not isinstance(raw_evidence, bytes):
+        raise ItemRejected("batch evidence must be bytes")
+    return raw_evidence, evidence.check(raw_evidence) if raw_evidence is not None else None
+
+
+def _hardware(statement: Statement, report: AttestationReport, verification: SnpVerification | None) -> bool:
+    if verification is None or statement.evidence is None:
+        return False
+    return with_evidence(report, verification).hardware is True
+
+
+def _compact_batch(body: Mapping[str, object], evidence: EvidenceChecker) -> VerifiedItem:
+    """The compact form: all of the batch's statements, no proofs; the root is recomputed from them."""
+    facts = body["statements"]
+    if not isinstance(facts, list) or not 0 < len(facts) <= MAX_BATCH_ITEMS:
+        raise ItemRejected(f"a batch carries 1..{MAX_BATCH_ITEMS} statements")
+    header = _batch_header(body)
+    if len(facts) != header.count:
+        raise ItemRejected("a compact batch must carry every statement the header counts")
+    try:
+        statements = [Statement.from_facts(f) for f in facts]
+    except AttestError as exc:
+        raise ItemRejected(f"malformed batch statement: {exc}") from exc
+    checked = batch_bundles(statements, header)
+    if checked is None:
+        raise ItemRejected("batch statements do not hash to the signed root (or name another attester)")
+    if not header.signature_ok():
+        raise ItemRejected("batch header signature does not verify")
+    raw_evidence, verification = _batch_evidence(body, evidence)
+    proofs, blobs = checked
+    claims: list[Claim] = []
+    for statement, proof, blob in zip(statements, proofs, blobs, strict=True):
+        hardware = False
+        if verification is not None and statement.evidence is not None:
+            report = verify_with_proof(statement, proof, header, header_checked=True)
+            hardware = _hardware(statement, report, verification)
+        named = raw_evidence if raw_evidence is not None and statement.evidence is not None else b""
+        claims.append(Claim(statement, blob, hardware, named))
+    return VerifiedItem(header.id, header.attester, tuple(claims))
+
+
 def _batch(body: object, evidence: EvidenceChecker) -> VerifiedItem:
+    if isinstance(body, Mapping) and {"header", "statements"} <= set(body) <= {
+        "header",
+        "statements",
+        "evidence",
+    }:
+        return _compact_batch(body, evidence)
     if not isinstance(body, Mapping) or not {"header", "items"} <= set(body) <= {
         "header",
         "items",
         "evidence",
     }:
-        raise ItemRejected("a batch body is {header, items[, evidence]}")
+        raise ItemRejected("a batch body is {header, statements[, evidence]} or {header, items[, evidence]}")
     items = body["items"]
     if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH_ITEMS:
         raise ItemRejected(f"a batch carries 1..{MAX_BATCH_ITEMS} items")
-    try:
-        header = BatchHeader.from_dict(body["header"])
-    except AttestError as exc:
-        raise ItemRejected(f"malformed batch header: {exc}") from exc
+    header = _batch_header(body)
     if len(items) > header.count:
         raise ItemRejected("more items than the batch header counts")
     if not header.signature_ok():
         raise ItemRejected("batch header signature does not verify")
-    raw_evidence = body.get("evidence")
-    if raw_evidence is not None and not isinstance(raw_evidence, bytes):
-        raise ItemRejected("batch evidence must be bytes")
-    verification = evidence.check(raw_evidence) if raw_evidence is not None else None
+    raw_evidence, verification = _batch_evidence(body, evidence)
     claims: list[Claim] = []
     indexes: set[int] = set()
     for entry in items:
@@ -142,9 +200,7 @@ def _batch(body: object, evidence: EvidenceChecker) -> VerifiedItem:
         report = verify_with_proof(statement, proof, header, header_checked=True)
         if not report.valid:
             raise ItemRejected(f"batch item does not verify ({report.check}: {report.error})")
-        hardware = False
-        if verification is not None and statement.evidence is not None:
-            hardware = with_evidence(report, verification).hardware is True
+        hardware = _hardware(statement, report, verification)
         named = raw_evidence if raw_evidence is not None and statement.evidence is not None else b""
         claims.append(Claim(statement, encode_batched_attestation(statement, proof, header), hardware, named))
     return VerifiedItem(header.id, header.attester, tuple(claims))
