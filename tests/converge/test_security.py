@@ -20,7 +20,7 @@ from attest import (
 )
 from devices.core import Message, message_id
 from node.peering import TOPIC, ItemRejected, verify_gossip
-from node.peering._verify import EvidenceChecker
+from node.peering._verify import EvidenceChecker, verify_fetched
 from p2p import (
     FETCH_PROTOCOL,
     Envelope,
@@ -48,6 +48,12 @@ def batch_envelope(statements: list[Statement], signer: RsaWallet, **extra: obje
         ],
         **extra,
     }
+    return encode_envelope(Envelope(Kind.ATTESTATION_BATCH, body))
+
+
+def compact_envelope(statements: list[Statement], signer: RsaWallet, **extra: object) -> bytes:
+    header, _ = sign_batch(statements, signer)
+    body = {"header": header.to_dict(), "statements": [s.facts() for s in statements], **extra}
     return encode_envelope(Envelope(Kind.ATTESTATION_BATCH, body))
 
 
@@ -82,6 +88,25 @@ def test_verify_gossip_rejects_bad_items(wallets: list[RsaWallet]) -> None:
     ):
         with pytest.raises(ItemRejected):
             verify_gossip(bad, checker)
+    # the compact form (every statement, no proofs): accepted whole, rejected when anything differs
+    mine = [statement(wallets[0].address, slot) for slot in range(5)]
+    item = verify_gossip(compact_envelope(mine, wallets[0]), checker)
+    assert [c.statement for c in item.claims] == mine
+    assert all(verify_fetched(c.item).statement == s for c, s in zip(item.claims, mine, strict=True))
+    header, _ = sign_batch(mine, wallets[0])
+    facts = [s.facts() for s in mine]
+    tampered = [{**facts[0], "result": "X" * 43}, *facts[1:]]
+    for body in (
+        {"header": header.to_dict(), "statements": facts[:4]},  # one left out
+        {"header": header.to_dict(), "statements": facts[::-1]},  # reordered
+        {"header": header.to_dict(), "statements": tampered},
+        {"header": header.to_dict(), "statements": [*facts[:4], {"slot": 1}]},
+        {"header": {**header.to_dict(), "signature": b"\x00" * 512}, "statements": facts},
+        {"header": header.to_dict(), "statements": facts, "items": []},
+        {"header": header.to_dict(), "statements": []},
+    ):
+        with pytest.raises(ItemRejected):
+            verify_gossip(encode_envelope(Envelope(Kind.ATTESTATION_BATCH, body)), checker)
     # a statement another attester made, inside a validly signed batch
     with pytest.raises(ValueError, match="attester"):
         sign_batch([statement(wallets[1].address, 1)], wallets[0])
