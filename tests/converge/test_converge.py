@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from devices.core import message_id
-from node.peering import TrustPolicy, converge
+from node.peering import GOSSIP_BATCH_BYTES, TrustPolicy, converge
 from tests.converge._cluster import PROCESS, cluster, compute, result_for, serve, trust_all
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
     from pathlib import Path
 
     from devices.core import RsaWallet
@@ -141,3 +142,31 @@ async def test_an_equivocator_keeps_its_first_claim(tmp_path: Path, wallets: lis
                 await b.peering.wait_changed()
         (record,) = b.peering.records(PROCESS, 6)
         assert record.hashpath == result_for(PROCESS, 6)[1]
+
+
+async def test_big_batches_are_split_under_the_message_cap(tmp_path: Path, wallets: list[RsaWallet]) -> None:
+    trust = trust_all(wallets[:2], k=1)
+    async with cluster(tmp_path, wallets) as net:
+        a, b = [await net.start(i, trust) for i in range(2)]
+        sizes: list[int] = []
+        a.peering.p2p.publish = _recording(a.peering.p2p.publish, sizes)  # type: ignore[method-assign]
+        hashpath = "h" * 20_000  # about 6 statements fit one compact message
+        for slot in range(40):
+            msg, _ = result_for(PROCESS, slot)
+            await a.peering.announce(PROCESS, slot, msg, f"{hashpath}/{slot}", ["test-exec@1.0"])
+        with trio.fail_after(10):
+            for slot in range(40):
+                await b.peering.wait_for(PROCESS, slot, 1)
+        assert a.peering.stats.statements_published == 40
+        assert a.peering.stats.batches_published >= 40 * 20_000 // GOSSIP_BATCH_BYTES
+        assert sizes
+        assert max(sizes) <= GOSSIP_BATCH_BYTES
+        assert b.peering.records(PROCESS, 39)[0].hashpath == f"{hashpath}/39"
+
+
+def _recording(publish: Callable[[str, bytes], Awaitable[None]], sizes: list[int]) -> Callable[..., Any]:
+    async def wrapped(topic: str, data: bytes) -> None:
+        sizes.append(len(data))
+        await publish(topic, data)
+
+    return wrapped
