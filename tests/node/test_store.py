@@ -67,6 +67,11 @@ def test_messages_by_every_id(tmp_path: Path) -> None:
         assert not store.has_message("nope")
         stats = store.statistics()
         assert (stats.messages, stats.aliases) == (1, 3)
+        store.write_messages([(_msg(2), ["two"]), (_msg(3), ["three", "drei"])])
+        assert [store.read_message(i) for i in ("two", "three", "drei")] == [_msg(2), _msg(3), _msg(3)]
+        with pytest.raises(StoreError):
+            store.write_messages([(_msg(4), ["four"]), (Message(), [])])
+        assert store.read_message("four") is None  # one transaction: all or nothing
 
 
 def test_results_raw_and_bad_keys(tmp_path: Path) -> None:
@@ -92,6 +97,7 @@ def test_index_scan(tmp_path: Path) -> None:
         ix.put_many([(f"p2/{i:04d}", b"x") for i in range(5)])
         ix.put("p0", b"zero")
         assert ix.get("p1/0003") == b"3"
+        assert ix.get_many(["p1/0003", "nope", b"p0"]) == [b"3", None, b"zero"]
         assert [k for k, _ in ix.scan("p1/", limit=3)] == [b"p1/0000", b"p1/0001", b"p1/0002"]
         assert [k for k, _ in ix.scan("p1/", start="p1/0018")] == [b"p1/0018", b"p1/0019"]
         assert [k for k, _ in ix.scan("p1/", reverse=True, limit=2)] == [b"p1/0019", b"p1/0018"]
