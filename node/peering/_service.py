@@ -12,8 +12,10 @@ Theory of operation:
    in the attestation index and the item is ``ACCEPT``ed (forwarded).
 3. **Production**: ``announce(process, slot, result, hashpath, device_stack)`` queues a ``Statement``
    (and the result, to be stored under ``message_id(result)``); the batcher takes up to ``batch_size``
-   statements or whatever arrived within ``batch_delay_s`` of the first, stores their results and
-   signs one Merkle batch with the node wallet (in a worker thread), indexes it and publishes it.
+   statements or whatever arrived within ``batch_delay_s`` of the first, stores their results (one
+   transaction) and signs one Merkle batch with the node wallet (in a worker thread), indexes it and
+   publishes it in the compact form (every statement plus the signed header, no per-leaf proofs;
+   receivers recompute the root), split so each message stays under ``GOSSIP_BATCH_BYTES``.
 4. **Convergence**: ``lookup(process, slot)`` converges the stored claims (``_trust``); if they do not
    reach ``k``, it first asks connected peers for their attestations of that slot (how a restarted
    or late peer catches up) and verifies each one. With agreement it loads the result, or fetches it
