@@ -289,7 +289,10 @@ class Peering:
                 batch = [first]
                 with trio.move_on_after(self.batch_delay_s):
                     while len(batch) < self.batch_size:
-                        batch.append(await self._recv.receive())
+                        try:  # take what is queued without a scheduling round per statement
+                            batch.append(self._recv.receive_nowait())
+                        except trio.WouldBlock:
+                            batch.append(await self._recv.receive())
                 for chunk in self._chunks(batch):
                     await self._publish_batch(chunk)
 
