@@ -27,8 +27,8 @@ REF_WITH_HEAPTYPE: Final = frozenset({0x63, 0x64})
 EXNREF: Final = 0x69
 
 
-def read_u(data: bytes, pos: int, limit: int = 64) -> tuple[int, int]:
-    """Decode an unsigned LEB128 integer of at most ``limit`` bits; returns (value, new position)."""
+def _read_leb(data: bytes, pos: int, bits: int) -> tuple[int, int, int, int]:
+    """The raw LEB128 loop: (accumulated value, bits consumed, last byte, new position)."""
     result = 0
     shift = 0
     start = pos
@@ -40,33 +40,25 @@ def read_u(data: bytes, pos: int, limit: int = 64) -> tuple[int, int]:
         result |= (b & 0x7F) << shift
         shift += 7
         if not b & 0x80:
-            break
-        if shift >= limit + 7:
+            return result, shift, b, pos
+        if shift >= bits + 7:
             raise WasmDecodeError("LEB128 too long", offset=start)
+
+
+def read_u(data: bytes, pos: int, limit: int = 64) -> tuple[int, int]:
+    """Decode an unsigned LEB128 integer of at most ``limit`` bits; returns (value, new position)."""
+    result, _, _, end = _read_leb(data, pos, limit)
     if result >> limit:
-        raise WasmDecodeError("LEB128 value out of range", offset=start)
-    return result, pos
+        raise WasmDecodeError("LEB128 value out of range", offset=pos)
+    return result, end
 
 
 def read_s(data: bytes, pos: int, bits: int = 64) -> tuple[int, int]:
     """Decode a signed LEB128 integer; returns (value, new position)."""
-    result = 0
-    shift = 0
-    start = pos
-    while True:
-        if pos >= len(data):
-            raise WasmDecodeError("truncated LEB128", offset=start)
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            break
-        if shift >= bits + 7:
-            raise WasmDecodeError("LEB128 too long", offset=start)
-    if b & 0x40:
+    result, shift, last, end = _read_leb(data, pos, bits)
+    if last & 0x40:
         result -= 1 << shift
-    return result, pos
+    return result, end
 
 
 def enc_u(value: int) -> bytes:
