@@ -12,22 +12,19 @@ from typing import TYPE_CHECKING, final
 import trio
 
 from devices.core import Message, item_to_message
-from devices.core.ans104 import DataItem
-from devices.gateway import FetchError, record_from_item
+from devices.gateway import FetchError, verify_item
 from node._gateway_client import GatewayClient
 
 if TYPE_CHECKING:
-    from devices.gateway import ItemIndex
+    from collections.abc import Callable
+
+    from devices.core.ans104 import DataItem
     from node._config import GatewayConfig
     from node._store import LmdbStore
 
+    OnItem = Callable[[DataItem, bytes], None]
+
 log = logging.getLogger(__name__)
-
-
-def _verify(raw: bytes) -> DataItem:
-    item = DataItem.parse(raw)
-    item.verify_or_raise()
-    return item
 
 
 @final
@@ -35,20 +32,22 @@ class RemoteLoader:
     """The ``"remote-loader"`` service: fetch, verify, cache."""
 
     def __init__(self, client: GatewayClient[DataItem], store: LmdbStore,
-                 index: ItemIndex | None = None) -> None:
+                 on_item: OnItem | None = None) -> None:
         self._client = client
         self._store = store
-        self._index = index
+        self._on_item = on_item
 
     @classmethod
     def from_config(cls, config: GatewayConfig, store: LmdbStore,
-                    index: ItemIndex | None = None) -> RemoteLoader | None:
+                    on_item: OnItem | None = None) -> RemoteLoader | None:
+        """The loader for ``gateway.urls`` (None when there are none); ``on_item(item, raw)`` runs
+        after each fetched item is stored, as it does for uploads (the gateway index)."""
         if not config.urls:
             return None
         client: GatewayClient[DataItem] = GatewayClient(
-            list(config.urls), verify=_verify, attempts=config.attempts, timeout_s=config.timeout_s
+            list(config.urls), verify=verify_item, attempts=config.attempts, timeout_s=config.timeout_s
         )
-        return cls(client, store, index)
+        return cls(client, store, on_item)
 
     async def load(self, ident: str) -> Message | None:
         """The message with this id from a gateway (now cached locally), or None when no gateway
@@ -64,8 +63,8 @@ class RemoteLoader:
 
         def write() -> None:
             self._store.write_upload(raw, msg, [item.id])
-            if self._index is not None and item.id not in self._index:
-                self._index.add(record_from_item(item, raw_size=len(raw)))
+            if self._on_item is not None:
+                self._on_item(item, raw)
 
         await trio.to_thread.run_sync(write)
         return msg

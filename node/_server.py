@@ -76,15 +76,16 @@ def _compose_app(node: Node, websocket: Any = None) -> Any:
     from node._remote import RemoteLoader
 
     index = ItemIndex(node.store.env) if node.config.gateway.serve else None
-    loader = RemoteLoader.from_config(node.config.gateway, node.store, index)
+
+    def on_item(item: DataItem, raw: bytes) -> None:  # stored items join the gateway index
+        if index is not None and item.id not in index:
+            index.add(record_from_item(item, raw_size=len(raw)))
+
+    loader = RemoteLoader.from_config(node.config.gateway, node.store, on_item)
     if loader is not None:
         node.add_service("remote-loader", loader)
     if index is None:
         return HttpApp(node, websocket=websocket)
-
-    def on_item(item: DataItem, raw: bytes) -> None:
-        if item.id not in index:
-            index.add(record_from_item(item, raw_size=len(raw)))
 
     store = node.store
     http = HttpApp(node, on_item=on_item, websocket=websocket)
