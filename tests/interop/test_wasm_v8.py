@@ -78,13 +78,9 @@ def _run_harness(mode: str, wasm: Path, job: object, tmp_path: Path) -> Any:
     return json.loads(done.stdout)
 
 
-def test_hand_written_legacy_eh_matches_v8(tmp_path: Path) -> None:
-    legacy = bytes(wasmtime.wat2wasm(WAT.read_text()))
-    wasm_file = tmp_path / "legacy.wasm"
-    wasm_file.write_bytes(legacy)
-    calls = [(name, x) for name in sorted({n for n, _ in EXPECTED}) for x in (4, 2, 1, 0, -1)]
-    v8 = _run_harness("calls", wasm_file, [[n, [x]] for n, x in calls], tmp_path)
 
+def _run_translated(legacy: bytes, calls: list[tuple[str, int]]) -> list[object]:
+    """Each call on a fresh instance of the translated module: its result, or ``"trap"``."""
     config = wasmtime.Config()
     config.wasm_exceptions = True
     engine = wasmtime.Engine(config)
@@ -97,6 +93,16 @@ def test_hand_written_legacy_eh_matches_v8(tmp_path: Path) -> None:
             ours.append(func(store, x))
         except wasmtime.Trap:
             ours.append("trap")
+    return ours
+
+def test_hand_written_legacy_eh_matches_v8(tmp_path: Path) -> None:
+    legacy = bytes(wasmtime.wat2wasm(WAT.read_text()))
+    wasm_file = tmp_path / "legacy.wasm"
+    wasm_file.write_bytes(legacy)
+    calls = [(name, x) for name in sorted({n for n, _ in EXPECTED}) for x in (4, 2, 1, 0, -1)]
+    v8 = _run_harness("calls", wasm_file, [[n, [x]] for n, x in calls], tmp_path)
+
+    ours = _run_translated(legacy, calls)
     assert ours == v8
 
 
@@ -137,18 +143,7 @@ def test_random_legacy_eh_programs_match_v8(tmp_path: Path, seed: int) -> None:
     calls = [(f"f{n}", x) for n in range(40) for x in (0, 1, 2, 3, 5, 6, 9, 12, 15)]
     v8 = _run_harness("calls", wasm_file, [[n, [x]] for n, x in calls], tmp_path)
 
-    config = wasmtime.Config()
-    config.wasm_exceptions = True
-    engine = wasmtime.Engine(config)
-    module = wasmtime.Module(engine, translate_legacy_eh(legacy))
-    ours: list[object] = []
-    for name, x in calls:
-        store = wasmtime.Store(engine)
-        func = wasmtime.Instance(store, module, []).exports(store)[name]
-        try:
-            ours.append(func(store, x))
-        except wasmtime.Trap:
-            ours.append("trap")
+    ours = _run_translated(legacy, calls)
     assert "trap" in ours  # exceptions escape sometimes ...
     assert len(set(ours)) > 20  # ... and the programs do different things
     mismatches = [(c, a, b) for c, a, b in zip(calls, ours, v8, strict=True) if a != b]
