@@ -50,7 +50,7 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
-from p2p._api import GossipMessage, P2PConfig, P2PStatistics, RequestHandler, ValidationResult, Validator
+from p2p._api import GossipMessage, P2PConfig, RequestHandler, ValidationResult
 from p2p._errors import (
     MessageTooLarge,
     NodeClosed,
@@ -360,19 +360,7 @@ class Libp2pNode(NodeService):
         except trio.WouldBlock:
             log.warning("disconnect queue full; %s stays connected for now", peer)
 
-    def score(self, peer_id: str) -> float:
-        return self._policy.score(peer_id)
-
-    def statistics(self) -> P2PStatistics:
-        return self._policy.snapshot(len(self.peers()))
-
     # -- gossip ------------------------------------------------------------------------------
-
-    def set_validator(self, topic: str, fn: Validator | None) -> None:
-        if fn is None:
-            self._policy.validators.pop(topic, None)
-        else:
-            self._policy.validators[topic] = fn
 
     def _libp2p_validator(self, topic: str) -> Any:
         def validate(forwarder: ID, msg: Any) -> bool:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import trio
 import trio.testing
 
-from p2p._api import GossipMessage, P2PConfig, P2PStatistics, RequestHandler, ValidationResult, Validator
+from p2p._api import GossipMessage, P2PConfig, RequestHandler, ValidationResult
 from p2p._errors import (
     MessageTooLarge,
     NodeClosed,
@@ -173,19 +173,7 @@ class MemoryNode(NodeService):
                 return
             await self._net._changed.wait()
 
-    def score(self, peer_id: str) -> float:
-        return self._policy.score(peer_id)
-
-    def statistics(self) -> P2PStatistics:
-        return self._policy.snapshot(len(self.peers()))
-
     # -- gossip ------------------------------------------------------------------------------
-
-    def set_validator(self, topic: str, fn: Validator | None) -> None:
-        if fn is None:
-            self._policy.validators.pop(topic, None)
-        else:
-            self._policy.validators[topic] = fn
 
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[trio.MemoryReceiveChannel[GossipMessage]]:

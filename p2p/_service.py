@@ -20,15 +20,35 @@ if TYPE_CHECKING:
 
     from trio_typing import TaskStatus  # this venv's trio-stubs (from trio-typing) shadow trio's own types
 
+    from p2p._api import P2PStatistics, Validator
+    from p2p._policy import GossipPolicy
+
 log = logging.getLogger(__name__)
 
 _QUEUE_RECHECK_S = 0.05  # safety net for a queue that goes away without a final pop
 
 
 class NodeService:
-    """``async with node`` and ``await nursery.start(node.run)`` on top of a subclass's ``_running()``."""
+    """``async with node`` and ``await nursery.start(node.run)`` on top of a subclass's ``_running()``,
+    plus the calls both backends answer from their shared inbound ``GossipPolicy``."""
 
     _stack: AsyncExitStack | None = None
+    _policy: GossipPolicy
+
+    def peers(self) -> list[str]:
+        raise NotImplementedError
+
+    def score(self, peer_id: str) -> float:
+        return self._policy.score(peer_id)
+
+    def statistics(self) -> P2PStatistics:
+        return self._policy.snapshot(len(self.peers()))
+
+    def set_validator(self, topic: str, fn: Validator | None) -> None:
+        if fn is None:
+            self._policy.validators.pop(topic, None)
+        else:
+            self._policy.validators[topic] = fn
 
     def _running(self) -> AbstractAsyncContextManager[Self]:
         raise NotImplementedError
