@@ -64,9 +64,14 @@ def message_id(msg: Value | Mapping[str, Any], mode: IdMode = "default") -> str:
 
 
 def unsigned_id(msg: Message) -> str:
-    """The HMAC id over the keys of the message's HMAC commitment, or over every key."""
+    """The HMAC id over the keys of the message's HMAC commitment, or over every key (memoised on
+    the immutable ``msg``)."""
+    if msg._id is not None:
+        return msg._id
     stored = [c for c in _commitments(msg).values() if is_hmac(c)]
     keys = committed_list(stored[0]) if len(stored) == 1 else None
     bundle = len(stored) == 1 and stored[0].get("bundle") == b"true"
     body = msg.without("commitments") if "commitments" in msg else msg
-    return hmac_over(body, keys, bundle=bundle)[0]
+    ident = hmac_over(body, keys, bundle=bundle)[0]
+    object.__setattr__(msg, "_id", ident)
+    return ident

@@ -71,8 +71,11 @@ def freeze(value: Any) -> Value:
 class Message(Mapping[str, "Value"]):
     """An immutable message. Build with ``Message({...})`` or ``Message(key=value)``."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_id", "_items")
     _items: dict[str, Value]
+    #: The message's unsigned id once computed (``devices.core._ids``): content is immutable, so it
+    #: never goes stale, and a result identified once (stored, attested, served) is not hashed again.
+    _id: str | None
 
     def __init__(self, items: Mapping[str, Any] | Iterable[tuple[str, Any]] = (), /, **kw: Any) -> None:
         data: dict[str, Value] = {}
@@ -84,9 +87,19 @@ class Message(Mapping[str, "Value"]):
         for key, value in kw.items():
             data[key] = freeze(value)
         object.__setattr__(self, "_items", data)
+        object.__setattr__(self, "_id", None)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Message is immutable")
+
+    def __reduce__(self) -> tuple[type[Message], tuple[dict[str, Value]]]:
+        return (Message, (self._items,))  # pickle and copy rebuild from the items (the memo is not carried)
+
+    def __copy__(self) -> Message:
+        return self  # immutable
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Message:
+        return self
 
     def __getitem__(self, key: str) -> Value:
         return self._items[key]
