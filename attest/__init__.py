@@ -67,6 +67,9 @@ from ._certs import load_certificates as load_certificates
 from ._certs import vcek_extensions as vcek_extensions
 from ._certs import verify_ca_chain as verify_ca_chain
 from ._compact import batch_bundles as batch_bundles
+from ._compact import bundle_at as bundle_at
+from ._compact import open_compact as open_compact
+from ._compact import sign_compact as sign_compact
 from ._errors import AttestError as AttestError
 from ._errors import BatchProofInvalid as BatchProofInvalid
 from ._errors import ChainInvalid as ChainInvalid
@@ -163,6 +166,7 @@ __all__ = [
     "attestation_message",
     "batch_bundles",
     "build_cert_table",
+    "bundle_at",
     "decode_evidence",
     "decode_nonce",
     "encode_batched_attestation",
@@ -179,11 +183,13 @@ __all__ = [
     "match_trusted",
     "merkle_root",
     "message_nonce",
+    "open_compact",
     "ovmf_layout",
     "parse_cert_table",
     "report_data_binding",
     "sign_attestation",
     "sign_batch",
+    "sign_compact",
     "snp_message_fields",
     "statement_from_message",
     "vcek_extensions",

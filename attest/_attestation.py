@@ -104,7 +104,40 @@ class Statement:
         return out
 
     def to_cbor(self) -> bytes:
-        return cbor_canonical(self.facts())
+        """``cbor_canonical(facts())``, byte for byte, without the canonical encoder's key sorting: the
+        keys go in in canonical order (shorter first, then bytewise) and cbor2 always writes minimal
+        heads. Memoised (the statement is immutable); it is the Merkle leaf of batches."""
+        cached: bytes | None = self.__dict__.get("_cbor")
+        if cached is None:
+            ordered: dict[str, Fact] = {
+                "slot": self.slot,
+                "result": self.result,
+                "process": self.process,
+                "attester": self.attester,
+            }
+            if self.evidence is not None:
+                ordered["evidence"] = self.evidence
+            ordered["hashpath"] = self.hashpath
+            ordered["device-stack"] = list(self.device_stack)
+            cached = cbor2.dumps(ordered)
+            object.__setattr__(self, "_cbor", cached)
+        return cached
+
+    @classmethod
+    def from_cbor(cls, data: bytes) -> Statement:
+        """Decode a statement's canonical CBOR (a batch leaf); the inverse of ``to_cbor``.
+
+        Raises:
+            EvidenceMalformed: not CBOR, not a statement, or not the canonical encoding of one.
+        """
+        try:
+            facts = cbor2.loads(data)
+        except (cbor2.CBORError, ValueError, TypeError, RecursionError, OverflowError) as exc:
+            raise EvidenceMalformed(f"statement is not CBOR: {exc}") from exc
+        statement = cls.from_facts(facts)
+        if statement.to_cbor() != data:
+            raise EvidenceMalformed("statement CBOR is not canonical")
+        return statement
 
     @classmethod
     def from_facts(cls, facts: object) -> Statement:
@@ -113,33 +146,46 @@ class Statement:
         Raises:
             EvidenceMalformed: a key is missing, unknown or of the wrong type.
         """
-        allowed = {"process", "slot", "result", "hashpath", "device-stack", "attester", "evidence"}
         if not isinstance(facts, Mapping):
             raise EvidenceMalformed("statement is not a map")
-        if set(facts) - allowed:
-            raise EvidenceMalformed(f"unknown statement keys {sorted(set(facts) - allowed)!r}")
+        unknown = facts.keys() - _STATEMENT_KEYS
+        if unknown:
+            raise EvidenceMalformed(f"unknown statement keys {sorted(unknown)!r}")
         try:
-            strings = {k: facts[k] for k in ("process", "result", "hashpath", "attester")}
-            slot, stack, evidence = facts["slot"], facts["device-stack"], facts.get("evidence")
+            process, result = facts["process"], facts["result"]
+            hashpath, attester = facts["hashpath"], facts["attester"]
+            slot, stack = facts["slot"], facts["device-stack"]
         except KeyError as exc:
             raise EvidenceMalformed(f"statement lacks {exc.args[0]!r}") from exc
-        if not all(isinstance(v, str) for v in strings.values()) or (
-            evidence is not None and not isinstance(evidence, str)
+        evidence = facts.get("evidence")
+        if not (
+            isinstance(process, str)
+            and isinstance(result, str)
+            and isinstance(hashpath, str)
+            and isinstance(attester, str)
+            and (evidence is None or isinstance(evidence, str))
         ):
             raise EvidenceMalformed("statement ids must be text")
         if not isinstance(slot, int) or isinstance(slot, bool) or slot < 0:
             raise EvidenceMalformed("statement slot must be a non-negative integer")
         if not isinstance(stack, list) or not all(isinstance(d, str) for d in stack):
             raise EvidenceMalformed("statement device-stack must be a list of text")
-        return cls(
-            process=strings["process"],
+        # Every field was just checked: fill the frozen instance directly (``__init__`` would set the
+        # seven fields one ``object.__setattr__`` at a time; this runs once per gossiped statement).
+        statement = cls.__new__(cls)
+        statement.__dict__.update(
+            process=process,
             slot=slot,
-            result=strings["result"],
-            hashpath=strings["hashpath"],
+            result=result,
+            hashpath=hashpath,
             device_stack=tuple(stack),
-            attester=strings["attester"],
+            attester=attester,
             evidence=evidence,
         )
+        return statement
+
+
+_STATEMENT_KEYS = frozenset({"process", "slot", "result", "hashpath", "device-stack", "attester", "evidence"})
 
 
 def _sign(signer: Signer, message: bytes) -> tuple[str, bytes, bytes]:

@@ -1,20 +1,25 @@
-"""The compact gossip form of a signed batch: every statement plus the header, no per-leaf proofs.
+"""The compact gossip form of a signed batch: every statement's leaf bytes plus the header, no proofs.
 
-A receiver that holds *all* ``header.count`` statements recomputes the Merkle root in one pass over the
-leaves and compares it with the signed root; the per-statement inclusion proofs fall out of the same
-pass (``batch_bundles``), and so do the self-contained single-statement bundles
-(``encode_batched_attestation``) kept for catch-up and fetch, built encoding the header once.
+A batch's leaves are the statements' canonical CBOR (``Statement.to_cbor``), in batch order; the
+header signs their Merkle root. A receiver holding *all* ``header.count`` leaves hashes each once,
+recomputes the root and compares it with the signed root (``open_compact``): no re-encoding of
+statements, no per-leaf proofs on the wire. The self-contained single-statement bundle
+(``encode_batched_attestation``, what catch-up and fetch serve) is cut from the stored leaves only
+when somebody asks for it (``bundle_at``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._attestation import BUNDLE_TYPE, BatchHeader, Proof, Statement, cbor_canonical
-from ._merkle import leaf_hash, merkle_tree_proofs
+from ._attestation import BUNDLE_TYPE, BatchHeader, Proof, Statement, _sign, cbor_canonical
+from ._errors import EvidenceMalformed
+from ._merkle import leaf_hash, merkle_proof, merkle_root, merkle_tree_proofs
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from ._attestation import Signer
 
 # Canonical CBOR orders map keys by encoded length, then bytewise: type, proof, header, statement.
 _MAP4 = b"\xa4"
@@ -25,15 +30,67 @@ _KEY_STATEMENT = cbor_canonical("statement")
 _TYPE_VALUE = cbor_canonical(BUNDLE_TYPE)
 
 
+def sign_compact(statements: Sequence[Statement], signer: Signer) -> tuple[BatchHeader, list[bytes]]:
+    """Sign ``statements`` as one batch; returns the header and the leaves (the compact form's body).
+
+    The same header ``sign_batch`` makes, without computing any proofs.
+
+    Raises:
+        ValueError: no statements, or a statement names another attester.
+    """
+    if not statements:
+        raise ValueError("a batch needs at least one statement")
+    if any(s.attester != signer.address for s in statements):
+        raise ValueError("every statement's attester must be the signer's address")
+    leaves = [s.to_cbor() for s in statements]
+    root = merkle_root([leaf_hash(leaf) for leaf in leaves])
+    unsigned = BatchHeader(root, len(leaves), signer.address, alg="", key=b"", signature=b"")
+    alg, key, sig = _sign(signer, unsigned.signed_bytes())
+    return BatchHeader(root, len(leaves), signer.address, alg, key, sig), leaves
+
+
+def open_compact(leaves: Sequence[bytes], header: BatchHeader) -> list[Statement]:
+    """The statements of a complete batch, checked against the header's root (not its signature:
+    ``header.signature_ok()``).
+
+    Raises:
+        EvidenceMalformed: not exactly ``header.count`` leaves, a leaf that is not a canonical
+            statement, a statement by another attester, or leaves that do not hash to the root.
+    """
+    if not leaves or len(leaves) != header.count:
+        raise EvidenceMalformed(f"a compact batch carries all {header.count} leaves, got {len(leaves)}")
+    if merkle_root([leaf_hash(leaf) for leaf in leaves]) != header.root:
+        raise EvidenceMalformed("the leaves do not hash to the signed root")
+    statements = [Statement.from_cbor(leaf) for leaf in leaves]
+    if any(s.attester != header.attester for s in statements):
+        raise EvidenceMalformed("a statement names another attester than the batch signer")
+    return statements
+
+
+def _bundle(proof: Proof, leaf: bytes, encoded_header: bytes) -> bytes:
+    return (
+        _MAP4 + _KEY_TYPE + _TYPE_VALUE + _KEY_PROOF + cbor_canonical(proof.to_dict())
+        + _KEY_HEADER + encoded_header + _KEY_STATEMENT + leaf
+    )
+
+
+def bundle_at(leaves: Sequence[bytes], header: BatchHeader, index: int) -> bytes:
+    """The self-contained bundle of leaf ``index``: ``encode_batched_attestation(statement, proof,
+    header)`` byte for byte, for leaves ``open_compact`` accepted.
+
+    Raises:
+        ValueError: ``index`` out of range.
+    """
+    _, path = merkle_proof([leaf_hash(leaf) for leaf in leaves], index)
+    return _bundle(Proof(index=index, siblings=tuple(path)), leaves[index], header.encode())
+
+
 def batch_bundles(
     statements: Sequence[Statement], header: BatchHeader
 ) -> tuple[list[Proof], list[bytes]] | None:
-    """For a complete batch: each statement's inclusion proof and its self-contained bundle
-    (``encode_batched_attestation(statement, proof, header)``, byte for byte, the header encoded once).
-
-    None when ``statements`` are not exactly the ``header.count`` statements, all by
-    ``header.attester``, whose Merkle root ``header`` signs. The header signature is *not* checked
-    here (``header.signature_ok()``).
+    """For a complete batch: each statement's inclusion proof and its self-contained bundle, in one
+    pass (the header encoded once). None when ``statements`` are not exactly the ``header.count``
+    statements by ``header.attester`` whose root ``header`` signs; the signature is *not* checked.
     """
     if not statements or len(statements) != header.count:
         return None
@@ -44,9 +101,5 @@ def batch_bundles(
     if root != header.root:
         return None
     proofs = [Proof(index=i, siblings=tuple(p)) for i, p in enumerate(paths)]
-    prefix = _MAP4 + _KEY_TYPE + _TYPE_VALUE + _KEY_PROOF
-    middle = _KEY_HEADER + header.encode() + _KEY_STATEMENT
-    bundles = [
-        prefix + cbor_canonical(p.to_dict()) + middle + e for p, e in zip(proofs, encoded, strict=True)
-    ]
-    return proofs, bundles
+    head = header.encode()
+    return proofs, [_bundle(p, e, head) for p, e in zip(proofs, encoded, strict=True)]

@@ -76,6 +76,24 @@ def merkle_tree_proofs(leaves: Sequence[bytes]) -> tuple[bytes, list[list[bytes]
     return level[0], paths
 
 
+def merkle_proof(leaves: Sequence[bytes], index: int) -> tuple[bytes, list[bytes]]:
+    """The root and the sibling path (bottom-up) of one leaf.
+
+    Raises:
+        ValueError: no leaves, or ``index`` out of range.
+    """
+    if not 0 <= index < len(leaves):
+        raise ValueError(f"leaf {index} is not among {len(leaves)}")
+    path: list[bytes] = []
+    level, pos = list(leaves), index
+    while len(level) > 1:
+        if pos ^ 1 < len(level):
+            path.append(level[pos ^ 1])
+        pos //= 2
+        level = _next_level(level)
+    return level[0], path
+
+
 def root_from_proof(leaf: bytes, index: int, count: int, siblings: Sequence[bytes]) -> bytes | None:
     """Recompute the root from a leaf hash and its proof; None when the proof is structurally wrong."""
     if not 0 <= index < count or any(len(s) != 32 for s in siblings):

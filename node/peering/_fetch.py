@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from devices.core import CoreError, message_id
 from node._errors import StoreError
 from node._serial import decode_message, encode_message
+from node.peering._errors import PeeringError
 from p2p import (
     FETCH_PROTOCOL,
     FetchResponse,
@@ -48,9 +49,14 @@ def serve_fetch(store: LmdbStore, index: AttestationIndex, payload: bytes) -> by
         process, _, slot_text = ident.rpartition("/")
         if not process or not slot_text.isdigit():
             return encode_response(FetchResponse(400, b"attestation ids are <process>/<slot>"))
-        records = index.records(process, int(slot_text))[:MAX_SLOT_ITEMS]
-        body = {"items": [r.item for r in records], "evidence": [r.evidence for r in records]}
-        return encode_response(FetchResponse(200 if records else 404, body))
+        proofs: list[tuple[bytes, bytes]] = []
+        for record in index.records(process, int(slot_text))[:MAX_SLOT_ITEMS]:
+            try:
+                proofs.append(index.proof(record))
+            except PeeringError as exc:  # serve the others; this one is logged
+                log.warning("cannot serve the attestation of %s by %s: %s", ident, record.attester, exc)
+        body = {"items": [item for item, _ in proofs], "evidence": [evidence for _, evidence in proofs]}
+        return encode_response(FetchResponse(200 if proofs else 404, body))
     try:
         message = store.read_message(ident)
     except StoreError:

@@ -1,25 +1,34 @@
 """The attestation index: which attester said what about (process, slot), kept in the node's store.
 
-Layout (two named indexes of ``LmdbStore``):
+Layout (one named index ``att`` of ``LmdbStore``):
 
-* ``att``      ``<process> \\0 <slot:020d> \\0 <attester>`` → canonical CBOR ``{result, hashpath, hardware,
-  origin, item, evidence}`` where ``item`` is a self-contained, independently verifiable attestation (a single
-  ``sign_attestation`` blob or an ``encode_batched_attestation`` bundle) and ``origin`` the peer that
-  published it;
-* in the same index, ``\x01seen\x00<item id>`` (SHA-256 of a single attestation, or a batch header id)
-  → ``b""``, so a replayed item is dropped however long after ``seen_ttl`` it comes back. Claims and
-  the seen marker of one item are written in one durable transaction.
+* ``<process> \\0 <slot:020d> \\0 <attester>`` → CBOR ``[result, hashpath, hardware, origin, source,
+  position, evidence]``: the claim, the peer that published it, and where its proof lives: ``source``
+  names a stored blob, either the claim's self-contained attestation (``position`` -1: a single
+  ``sign_attestation`` blob or an ``encode_batched_attestation`` bundle) or the compact gossip batch it
+  came in (``position`` = its leaf index; the bundle is cut from the batch when a peer asks for it);
+  ``evidence`` names the stored SNP evidence blob the statement relies on, or is empty;
+* ``\\x01blob\\x00<source>`` → the blob, written once however many claims refer to it;
+* ``\\x01seen\\x00<item id>`` (SHA-256 of a single attestation, or a batch header id) → ``b""``, so a
+  replayed item is dropped however long after ``seen_ttl`` it comes back.
 
-The first statement an attester makes about a slot wins; a different claim for the same slot is an
-equivocation and is counted, never stored.
+Claims, the blobs they refer to and the seen marker of one item are written in one durable
+transaction. The first statement an attester makes about a slot wins; a different claim for the
+same slot is an equivocation and is counted, never stored. Records written by earlier versions (a
+CBOR map holding the attestation itself) are still read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
 
 import cbor2
+
+from attest import AttestError, BatchHeader, bundle_at
+from node.peering._errors import PeeringError
+from p2p import WireError, decode_envelope
 
 if TYPE_CHECKING:
     from node._store import LmdbStore
@@ -37,43 +46,35 @@ class Record:
     hashpath: str
     hardware: bool
     origin: str
-    item: bytes
-    evidence: bytes = b""  # the SNP evidence the statement names (served with the item on catch-up)
+    source: str = ""  # the stored blob holding the claim's proof ("" for records of earlier versions)
+    position: int = -1  # the leaf index when ``source`` is a compact batch
+    evidence: str = ""  # the stored SNP evidence blob the statement names, when it came with one
 
     def encode(self) -> bytes:
-        return cbor2.dumps(
-            {
-                "result": self.result,
-                "hashpath": self.hashpath,
-                "hardware": self.hardware,
-                "origin": self.origin,
-                "item": self.item,
-                "evidence": self.evidence,
-            },
-            canonical=True,
-        )
+        fields = [self.result, self.hashpath, self.hardware, self.origin, self.source, self.position]
+        return cbor2.dumps([*fields, self.evidence])
 
     @classmethod
     def decode(cls, process: str, slot: int, attester: str, blob: bytes) -> Record:
         obj: Any = cbor2.loads(blob)
-        return cls(
-            process=process,
-            slot=slot,
-            attester=attester,
-            result=obj["result"],
-            hashpath=obj["hashpath"],
-            hardware=bool(obj["hardware"]),
-            origin=obj["origin"],
-            item=obj["item"],
-            evidence=obj.get("evidence", b""),
-        )
+        if isinstance(obj, Mapping):  # an earlier version's record, the attestation inline
+            claim = (obj["result"], obj["hashpath"], bool(obj["hardware"]), obj["origin"])
+            return cls(process, slot, attester, *claim)
+        result, hashpath, hardware, origin, source, position, evidence = obj
+        claim = (result, hashpath, bool(hardware), origin)
+        return cls(process, slot, attester, *claim, source, position, evidence)
 
 
 _SEEN = b"\x01seen\x00"
+_BLOB = b"\x01blob\x00"
 
 
 def _prefix(process: str, slot: int) -> bytes:
     return f"{process}\x00{slot:020d}\x00".encode()
+
+
+def _key(record: Record) -> bytes:
+    return _prefix(record.process, record.slot) + record.attester.encode()
 
 
 @final
@@ -87,11 +88,14 @@ class AttestationIndex:
     def seen(self, item_id: str) -> bool:
         return self._att.get(_SEEN + item_id.encode()) is not None
 
-    def add(self, item_id: str, records: list[Record]) -> list[Record]:
-        """Store the records of one gossip item (and mark the item seen); returns those that were new."""
+    def add(
+        self, item_id: str, records: list[Record], blobs: Mapping[str, bytes] | None = None
+    ) -> list[Record]:
+        """Store the records of one gossip item, the ``blobs`` (by name) that the new ones refer to,
+        and mark the item seen, in one durable transaction; returns the records that were new."""
         fresh: list[Record] = []
         writes: list[tuple[str | bytes, bytes]] = []
-        keys = [_prefix(r.process, r.slot) + r.attester.encode() for r in records]
+        keys = [_key(r) for r in records]
         for record, key, old in zip(records, keys, self._att.get_many(keys), strict=True):
             if old is not None:
                 known = Record.decode(record.process, record.slot, record.attester, old)
@@ -100,6 +104,8 @@ class AttestationIndex:
                 continue
             writes.append((key, record.encode()))
             fresh.append(record)
+        needed = {name for r in fresh for name in (r.source, r.evidence) if name}
+        writes.extend((_BLOB + name.encode(), blob) for name, blob in (blobs or {}).items() if name in needed)
         self._att.put_many([*writes, (_SEEN + item_id.encode(), b"")])
         return fresh
 
@@ -109,3 +115,34 @@ class AttestationIndex:
             Record.decode(process, slot, key[len(prefix) :].decode(), value)
             for key, value in self._att.scan(prefix)
         ]
+
+    def proof(self, record: Record) -> tuple[bytes, bytes]:
+        """The record's self-contained, independently verifiable attestation and the SNP evidence it
+        names (``b""`` when none): what a peer catching up is served.
+
+        Raises:
+            PeeringError: the blobs the record refers to are missing or unreadable.
+        """
+        if not record.source:  # an earlier version's record: the attestation is in the record itself
+            raw = self._att.get(_key(record))
+            obj: Any = cbor2.loads(raw) if raw is not None else None
+            if not isinstance(obj, Mapping):
+                raise PeeringError(f"the record of {record.process}/{record.slot} is gone")
+            return bytes(obj["item"]), bytes(obj.get("evidence", b""))
+        blob = self._blob(record.source)
+        evidence = self._blob(record.evidence) if record.evidence else b""
+        if record.position < 0:
+            return blob, evidence
+        try:
+            body = decode_envelope(blob).body
+            if not isinstance(body, Mapping):
+                raise PeeringError("a stored batch has no map body")
+            return bundle_at(body["leaves"], BatchHeader.from_dict(body["header"]), record.position), evidence
+        except (WireError, AttestError, KeyError, ValueError) as exc:
+            raise PeeringError(f"stored batch {record.source} is unreadable: {exc}") from exc
+
+    def _blob(self, name: str) -> bytes:
+        blob = self._att.get(_BLOB + name.encode())
+        if blob is None:
+            raise PeeringError(f"stored blob {name} is missing")
+        return blob

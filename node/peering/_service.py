@@ -44,9 +44,8 @@ from attest import (
     BatchHeader,
     Statement,
     VerifierPolicy,
-    batch_bundles,
     encode_evidence,
-    sign_batch,
+    sign_compact,
 )
 from devices.core import Message, b64u_encode, message_id
 from node.peering._errors import ItemIgnored, ItemRejected
@@ -230,29 +229,49 @@ class Peering:
         self.stats.accepted += 1
         return ValidationResult.ACCEPT
 
-    def _records(self, claims: Sequence[Claim], origin: str) -> list[Record]:
-        return [
-            Record(
-                process=c.statement.process,
-                slot=c.statement.slot,
-                attester=c.statement.attester,
-                result=c.statement.result,
-                hashpath=c.statement.hashpath,
-                hardware=c.hardware,
-                origin=origin,
-                item=c.item,
-                evidence=c.evidence,
+    @staticmethod
+    def _blob_name(blob: bytes) -> str:
+        return b64u_encode(hashlib.sha256(blob).digest())
+
+    def _records(self, item: VerifiedItem, origin: str) -> tuple[list[Record], dict[str, bytes]]:
+        """The item's claims as index records, and the blobs (by name) they refer to."""
+        blobs: dict[str, bytes] = {}
+        if item.batch is not None:
+            blobs[item.item_id] = item.batch
+        evidence = ""
+        if item.evidence:
+            evidence = "evidence:" + self._blob_name(item.evidence)
+            blobs[evidence] = item.evidence
+        records: list[Record] = []
+        for c in item.claims:
+            statement = c.statement
+            source, position = item.item_id, c.position
+            if c.item is not None:
+                source, position = self._blob_name(c.item), -1
+                blobs[source] = c.item
+            records.append(
+                Record(
+                    statement.process,
+                    statement.slot,
+                    statement.attester,
+                    statement.result,
+                    statement.hashpath,
+                    c.hardware,
+                    origin,
+                    source,
+                    position,
+                    evidence if statement.evidence is not None else "",
+                )
             )
-            for c in claims
-        ]
+        return records, blobs
 
     def add_listener(self, listener: Callable[[list[Record]], None]) -> None:
         """Call ``listener(records)`` (it must not block) for every verified claim indexed."""
         self._listeners.append(listener)
 
     def _ingest(self, item: VerifiedItem, origin: str) -> None:
-        records = self._records(item.claims, origin)
-        self.index.add(item.item_id, records)
+        records, blobs = self._records(item, origin)
+        self.index.add(item.item_id, records, blobs)
         self._wake()
         for listener in self._listeners:
             try:
@@ -318,29 +337,23 @@ class Peering:
             self.store.write_messages(
                 [(message, [result_id]) for result_id, message in results if message is not None]
             )
-            header = sign_batch(batch, self.wallet)[0]
-            checked = batch_bundles(batch, header)  # the same proofs and bundles receivers rebuild
-            if checked is None:
-                raise AssertionError("sign_batch signed a root over other statements")
-            return header, checked[1]
+            return sign_compact(batch, self.wallet)
 
-        header, blobs = await trio.to_thread.run_sync(store_and_sign)
-        # The compact gossip form: every statement and the signed header; receivers recompute the root.
-        body: dict[str, Any] = {"header": header.to_dict(), "statements": [s.facts() for s in batch]}
+        header, leaves = await trio.to_thread.run_sync(store_and_sign)
+        # The compact gossip form: every leaf and the signed header; receivers recompute the root.
+        body: dict[str, Any] = {"header": header.to_dict(), "leaves": leaves}
         if self._evidence is not None:
             body["evidence"] = self._evidence
-        claims = [
-            Claim(
-                s,
-                blob,
-                self._own_hardware and s.evidence is not None,
-                (self._evidence or b"") if s.evidence is not None else b"",
-            )
-            for s, blob in zip(batch, blobs, strict=True)
-        ]
-        self._ingest(VerifiedItem(header.id, header.attester, tuple(claims)), self.p2p.peer_id)
+        data = encode_envelope(Envelope(Kind.ATTESTATION_BATCH, body))
+        claims = tuple(
+            Claim(s, self._own_hardware and s.evidence is not None, position=n) for n, s in enumerate(batch)
+        )
+        self._ingest(
+            VerifiedItem(header.id, header.attester, claims, batch=data, evidence=self._evidence or b""),
+            self.p2p.peer_id,
+        )
         try:
-            await self.p2p.publish(TOPIC, encode_envelope(Envelope(Kind.ATTESTATION_BATCH, body)))
+            await self.p2p.publish(TOPIC, data)
         except (P2PError, WireError) as exc:
             log.warning("could not publish an attestation batch of %d: %s", len(batch), exc)
             return
@@ -419,8 +432,9 @@ class Peering:
             statement.attester
         ):
             return
-        item_id = "fetched:" + b64u_encode(hashlib.sha256(blob).digest())
-        self._ingest(VerifiedItem(item_id, statement.attester, (claim,)), peer)
+        item_id = "fetched:" + self._blob_name(blob)
+        named = evidence if statement.evidence is not None else b""
+        self._ingest(VerifiedItem(item_id, statement.attester, (claim,), evidence=named), peer)
 
     async def _fetch_result(self, result_id: str, origins: Sequence[str]) -> Message | None:
         connected = self.p2p.peers()

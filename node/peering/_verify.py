@@ -2,16 +2,19 @@
 
 An item is a ``p2p`` envelope of kind ``attestation`` (body: one ``sign_attestation`` blob) or
 ``attestation-batch``. A batch body is either the **compact** form ``{"header": BatchHeader.to_dict(),
-"statements": [facts, ...]}`` (what ``Peering`` publishes: all ``header.count`` statements, no
-proofs; the receiver recomputes the Merkle root from them in one pass) or the **proof** form
-``{"header": ..., "items": [{"statement": facts, "proof": Proof.to_dict()}, ...]}`` (a subset of a
-batch, each statement with its inclusion proof). Either may carry an optional ``"evidence"``:
-``attest.encode_evidence`` bytes that statements naming it by ``evidence`` id may rely on.
-Everything is verified before anything is stored or forwarded: the envelope's canonical form, the
-signature (the batch header's, once), the root (recomputed, or each inclusion proof with distinct
-indexes), and the evidence when present. Evidence that does not verify under the node's
+"leaves": [bytes, ...]}`` (what ``Peering`` publishes: all ``header.count`` statements as their
+canonical CBOR, the Merkle leaves; the receiver hashes each once and recomputes the root) or the
+**proof** form ``{"header": ..., "items": [{"statement": facts, "proof": Proof.to_dict()}, ...]}`` (a
+subset of a batch, each statement with its inclusion proof). Either may carry an optional
+``"evidence"``: ``attest.encode_evidence`` bytes that statements naming it by ``evidence`` id may
+rely on. Everything is verified before anything is stored or forwarded: the envelope's canonical
+form, the signature (the batch header's, once), the root (recomputed, or each inclusion proof with
+distinct indexes), and the evidence when present. Evidence that does not verify under the node's
 ``VerifierPolicy`` (simulated evidence never verifies as hardware) does not make the item invalid;
 it only leaves ``hardware`` False.
+
+A compact batch's claims do not carry their self-contained attestation: ``VerifiedItem.batch`` keeps
+the payload once, and ``attest.bundle_at`` cuts a claim's bundle from it when a peer asks (catch-up).
 """
 
 from __future__ import annotations
@@ -23,14 +26,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, final
 
 from attest import (
+    AttestationReport,
     AttestError,
     BatchHeader,
     CertPool,
     Proof,
     Statement,
-    batch_bundles,
     decode_evidence,
     encode_batched_attestation,
+    open_compact,
     verify_attestation,
     verify_batched_attestation,
     verify_snp,
@@ -41,7 +45,7 @@ from node.peering._errors import ItemIgnored, ItemRejected
 from p2p import Kind, WireError, decode_envelope
 
 if TYPE_CHECKING:
-    from attest import AttestationReport, SnpVerification, VerifierPolicy
+    from attest import SnpVerification, VerifierPolicy
 
 MAX_BATCH_ITEMS = 512
 
@@ -49,12 +53,13 @@ MAX_BATCH_ITEMS = 512
 @final
 @dataclass(frozen=True)
 class Claim:
-    """One verified statement, with the self-contained blob that proves it."""
+    """One verified statement: its self-contained attestation (``item``), or its leaf ``position``
+    in the compact batch its ``VerifiedItem`` carries."""
 
     statement: Statement
-    item: bytes
     hardware: bool
-    evidence: bytes = b""  # the SNP evidence blob the statement names, when it came with one
+    item: bytes | None = None
+    position: int = -1
 
 
 @final
@@ -63,6 +68,8 @@ class VerifiedItem:
     item_id: str
     attester: str
     claims: tuple[Claim, ...]
+    batch: bytes | None = None  # the compact gossip payload that claims' positions refer to
+    evidence: bytes = b""  # the SNP evidence blob that came with the item (statements naming it rely on it)
 
 
 @final
@@ -106,7 +113,7 @@ def _single(body: object) -> VerifiedItem:
     if not report.valid or report.statement is None:
         raise ItemRejected(f"attestation does not verify ({report.check}: {report.error})")
     statement = report.statement
-    return VerifiedItem(report.id, statement.attester, (Claim(statement, body, False),))
+    return VerifiedItem(report.id, statement.attester, (Claim(statement, False, item=body),))
 
 
 def _batch_header(body: Mapping[str, object]) -> BatchHeader:
@@ -126,55 +133,46 @@ def _batch_evidence(
     return raw_evidence, evidence.check(raw_evidence) if raw_evidence is not None else None
 
 
-def _hardware(statement: Statement, report: AttestationReport, verification: SnpVerification | None) -> bool:
+def _hardware(statement: Statement, verification: SnpVerification | None) -> bool:
+    """Whether ``statement`` names the verified ``verification`` and it is hardware evidence bound to
+    the attester (``attest.with_evidence``)."""
     if verification is None or statement.evidence is None:
         return False
+    report = AttestationReport(True, "claim", "", statement.attester, {}, statement=statement)
     return with_evidence(report, verification).hardware is True
 
 
-def _compact_batch(body: Mapping[str, object], evidence: EvidenceChecker) -> VerifiedItem:
-    """The compact form: all of the batch's statements, no proofs; the root is recomputed from them."""
-    facts = body["statements"]
-    if not isinstance(facts, list) or not 0 < len(facts) <= MAX_BATCH_ITEMS:
-        raise ItemRejected(f"a batch carries 1..{MAX_BATCH_ITEMS} statements")
+def _compact_batch(body: Mapping[str, object], data: bytes, evidence: EvidenceChecker) -> VerifiedItem:
+    """The compact form: every leaf of the batch, no proofs; the root is recomputed from them."""
+    leaves = body["leaves"]
+    if not isinstance(leaves, list) or not 0 < len(leaves) <= MAX_BATCH_ITEMS:
+        raise ItemRejected(f"a batch carries 1..{MAX_BATCH_ITEMS} leaves")
+    if not all(type(leaf) is bytes for leaf in leaves):
+        raise ItemRejected("batch leaves are byte strings")
     header = _batch_header(body)
-    if len(facts) != header.count:
-        raise ItemRejected("a compact batch must carry every statement the header counts")
     try:
-        statements = [Statement.from_facts(f) for f in facts]
+        statements = open_compact(leaves, header)
     except AttestError as exc:
-        raise ItemRejected(f"malformed batch statement: {exc}") from exc
-    checked = batch_bundles(statements, header)
-    if checked is None:
-        raise ItemRejected("batch statements do not hash to the signed root (or name another attester)")
+        raise ItemRejected(f"batch leaves do not match the header: {exc}") from exc
     if not header.signature_ok():
         raise ItemRejected("batch header signature does not verify")
     raw_evidence, verification = _batch_evidence(body, evidence)
-    proofs, blobs = checked
-    claims: list[Claim] = []
-    for statement, proof, blob in zip(statements, proofs, blobs, strict=True):
-        hardware = False
-        if verification is not None and statement.evidence is not None:
-            report = verify_with_proof(statement, proof, header, header_checked=True)
-            hardware = _hardware(statement, report, verification)
-        named = raw_evidence if raw_evidence is not None and statement.evidence is not None else b""
-        claims.append(Claim(statement, blob, hardware, named))
-    return VerifiedItem(header.id, header.attester, tuple(claims))
+    claims = tuple(
+        Claim(statement, _hardware(statement, verification), position=n)
+        for n, statement in enumerate(statements)
+    )
+    return VerifiedItem(header.id, header.attester, claims, batch=data, evidence=raw_evidence or b"")
 
 
-def _batch(body: object, evidence: EvidenceChecker) -> VerifiedItem:
-    if isinstance(body, Mapping) and {"header", "statements"} <= set(body) <= {
-        "header",
-        "statements",
-        "evidence",
-    }:
-        return _compact_batch(body, evidence)
+def _batch(body: object, data: bytes, evidence: EvidenceChecker) -> VerifiedItem:
+    if isinstance(body, Mapping) and {"header", "leaves"} <= set(body) <= {"header", "leaves", "evidence"}:
+        return _compact_batch(body, data, evidence)
     if not isinstance(body, Mapping) or not {"header", "items"} <= set(body) <= {
         "header",
         "items",
         "evidence",
     }:
-        raise ItemRejected("a batch body is {header, statements[, evidence]} or {header, items[, evidence]}")
+        raise ItemRejected("a batch body is {header, leaves[, evidence]} or {header, items[, evidence]}")
     items = body["items"]
     if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH_ITEMS:
         raise ItemRejected(f"a batch carries 1..{MAX_BATCH_ITEMS} items")
@@ -200,10 +198,9 @@ def _batch(body: object, evidence: EvidenceChecker) -> VerifiedItem:
         report = verify_with_proof(statement, proof, header, header_checked=True)
         if not report.valid:
             raise ItemRejected(f"batch item does not verify ({report.check}: {report.error})")
-        hardware = _hardware(statement, report, verification)
-        named = raw_evidence if raw_evidence is not None and statement.evidence is not None else b""
-        claims.append(Claim(statement, encode_batched_attestation(statement, proof, header), hardware, named))
-    return VerifiedItem(header.id, header.attester, tuple(claims))
+        bundle = encode_batched_attestation(statement, proof, header)
+        claims.append(Claim(statement, _hardware(statement, verification), item=bundle))
+    return VerifiedItem(header.id, header.attester, tuple(claims), evidence=raw_evidence or b"")
 
 
 def verify_gossip(data: bytes, evidence: EvidenceChecker) -> VerifiedItem:
@@ -220,13 +217,14 @@ def verify_gossip(data: bytes, evidence: EvidenceChecker) -> VerifiedItem:
     if envelope.kind is Kind.ATTESTATION:
         return _single(envelope.body)
     if envelope.kind is Kind.ATTESTATION_BATCH:
-        return _batch(envelope.body, evidence)
+        return _batch(envelope.body, data, evidence)
     raise ItemIgnored(f"kind {envelope.kind} is not carried on the attestation topic")
 
 
 def verify_fetched(blob: bytes, evidence: bytes = b"", checker: EvidenceChecker | None = None) -> Claim:
     """Verify one stored attestation served by a peer (single or batched bundle), with the SNP evidence
-    it names when given; the claim is ``hardware`` only if that evidence verifies under ``checker``.
+    it names when given; the claim (``item`` = ``blob``) is ``hardware`` only if that evidence verifies
+    under ``checker``.
 
     Raises:
         ItemRejected: malformed or not verifying.
@@ -244,4 +242,4 @@ def verify_fetched(blob: bytes, evidence: bytes = b"", checker: EvidenceChecker 
     if evidence and checker is not None and report.statement.evidence is not None:
         verification = checker.check(evidence)
         hardware = verification is not None and with_evidence(report, verification).hardware is True
-    return Claim(report.statement, blob, hardware, evidence if report.statement.evidence else b"")
+    return Claim(report.statement, hardware, item=blob)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import cbor2
 import pytest
 import trio
 import trio.testing
@@ -14,9 +16,11 @@ from attest import (
     SimulatedSnpProvider,
     Statement,
     VerifierPolicy,
+    bundle_at,
     encode_evidence,
     report_data_binding,
     sign_batch,
+    sign_compact,
 )
 from devices.core import Message, message_id
 from node.peering import TOPIC, ItemRejected, verify_gossip
@@ -52,8 +56,8 @@ def batch_envelope(statements: list[Statement], signer: RsaWallet, **extra: obje
 
 
 def compact_envelope(statements: list[Statement], signer: RsaWallet, **extra: object) -> bytes:
-    header, _ = sign_batch(statements, signer)
-    body = {"header": header.to_dict(), "statements": [s.facts() for s in statements], **extra}
+    header, leaves = sign_compact(statements, signer)
+    body = {"header": header.to_dict(), "leaves": leaves, **extra}
     return encode_envelope(Envelope(Kind.ATTESTATION_BATCH, body))
 
 
@@ -88,22 +92,34 @@ def test_verify_gossip_rejects_bad_items(wallets: list[RsaWallet]) -> None:
     ):
         with pytest.raises(ItemRejected):
             verify_gossip(bad, checker)
-    # the compact form (every statement, no proofs): accepted whole, rejected when anything differs
+    # the compact form (every leaf, no proofs): accepted whole, rejected when anything differs
     mine = [statement(wallets[0].address, slot) for slot in range(5)]
-    item = verify_gossip(compact_envelope(mine, wallets[0]), checker)
+    compact = compact_envelope(mine, wallets[0])
+    item = verify_gossip(compact, checker)
     assert [c.statement for c in item.claims] == mine
-    assert all(verify_fetched(c.item).statement == s for c, s in zip(item.claims, mine, strict=True))
-    header, _ = sign_batch(mine, wallets[0])
-    facts = [s.facts() for s in mine]
-    tampered = [{**facts[0], "result": "X" * 43}, *facts[1:]]
+    assert item.batch == compact
+    assert [c.position for c in item.claims] == list(range(5))
+    header, leaves = sign_compact(mine, wallets[0])
+    batch_header = sign_batch(mine, wallets[0])[0]  # the same root as the proof form (PSS salts differ)
+    assert (header.root, header.count, header.attester) == (batch_header.root, 5, wallets[0].address)
+    bundles = [bundle_at(leaves, header, n) for n in range(5)]
+    assert [verify_fetched(b).statement for b in bundles] == mine
+    tampered = [replace(mine[0], result="X" * 43).to_cbor(), *leaves[1:]]
+    noncanonical = [cbor2.dumps(mine[0].facts()), *leaves[1:]]  # same facts, keys out of canonical order
+    assert noncanonical[0] != leaves[0]
+    other = sign_compact([statement(wallets[1].address, 0)], wallets[1])[1]
     for body in (
-        {"header": header.to_dict(), "statements": facts[:4]},  # one left out
-        {"header": header.to_dict(), "statements": facts[::-1]},  # reordered
-        {"header": header.to_dict(), "statements": tampered},
-        {"header": header.to_dict(), "statements": [*facts[:4], {"slot": 1}]},
-        {"header": {**header.to_dict(), "signature": b"\x00" * 512}, "statements": facts},
-        {"header": header.to_dict(), "statements": facts, "items": []},
-        {"header": header.to_dict(), "statements": []},
+        {"header": header.to_dict(), "leaves": leaves[:4]},  # one left out
+        {"header": header.to_dict(), "leaves": leaves[::-1]},  # reordered
+        {"header": header.to_dict(), "leaves": tampered},
+        {"header": header.to_dict(), "leaves": noncanonical},
+        {"header": header.to_dict(), "leaves": [*leaves[:4], other[0]]},  # another attester's statement
+        {"header": header.to_dict(), "leaves": [*leaves[:4], b"\xa1\x64slot\x01"]},
+        {"header": header.to_dict(), "leaves": [*leaves[:4], 7]},
+        {"header": {**header.to_dict(), "signature": b"\x00" * 512}, "leaves": leaves},
+        {"header": header.to_dict(), "leaves": leaves, "items": []},
+        {"header": header.to_dict(), "leaves": []},
+        {"header": header.to_dict(), "statements": [s.facts() for s in mine]},  # the retired map form
     ):
         with pytest.raises(ItemRejected):
             verify_gossip(encode_envelope(Envelope(Kind.ATTESTATION_BATCH, body)), checker)
