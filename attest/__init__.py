@@ -66,7 +66,6 @@ from ._certs import is_simulated_cert as is_simulated_cert
 from ._certs import load_certificates as load_certificates
 from ._certs import vcek_extensions as vcek_extensions
 from ._certs import verify_ca_chain as verify_ca_chain
-from ._compact import batch_bundles as batch_bundles
 from ._compact import bundle_at as bundle_at
 from ._compact import open_compact as open_compact
 from ._compact import sign_compact as sign_compact
@@ -164,7 +163,6 @@ __all__ = [
     "VcekUnavailable",
     "VerifierPolicy",
     "attestation_message",
-    "batch_bundles",
     "build_cert_table",
     "bundle_at",
     "decode_evidence",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ._attestation import BUNDLE_TYPE, BatchHeader, Proof, Statement, _sign, cbor_canonical
 from ._errors import EvidenceMalformed
-from ._merkle import leaf_hash, merkle_proof, merkle_root, merkle_tree_proofs
+from ._merkle import leaf_hash, merkle_proof, merkle_root
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -83,23 +83,3 @@ def bundle_at(leaves: Sequence[bytes], header: BatchHeader, index: int) -> bytes
     """
     _, path = merkle_proof([leaf_hash(leaf) for leaf in leaves], index)
     return _bundle(Proof(index=index, siblings=tuple(path)), leaves[index], header.encode())
-
-
-def batch_bundles(
-    statements: Sequence[Statement], header: BatchHeader
-) -> tuple[list[Proof], list[bytes]] | None:
-    """For a complete batch: each statement's inclusion proof and its self-contained bundle, in one
-    pass (the header encoded once). None when ``statements`` are not exactly the ``header.count``
-    statements by ``header.attester`` whose root ``header`` signs; the signature is *not* checked.
-    """
-    if not statements or len(statements) != header.count:
-        return None
-    if any(s.attester != header.attester for s in statements):
-        return None
-    encoded = [s.to_cbor() for s in statements]
-    root, paths = merkle_tree_proofs([leaf_hash(e) for e in encoded])
-    if root != header.root:
-        return None
-    proofs = [Proof(index=i, siblings=tuple(p)) for i, p in enumerate(paths)]
-    head = header.encode()
-    return proofs, [_bundle(p, e, head) for p, e in zip(proofs, encoded, strict=True)]

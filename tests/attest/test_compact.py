@@ -1,4 +1,5 @@
-"""The compact batch form: the root recomputed from all statements, bundles built with one header encoding."""
+"""The compact batch form: statement leaves (the fast encoding is the canonical one), the root
+recomputed from all leaves, and bundles cut from them equal to the proof form's, byte for byte."""
 
 from __future__ import annotations
 
@@ -6,17 +7,35 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from attest import (
+    EvidenceMalformed,
     Statement,
-    batch_bundles,
+    bundle_at,
     encode_batched_attestation,
+    open_compact,
     sign_batch,
+    sign_compact,
     verify_batched_attestation,
 )
+from attest._attestation import cbor_canonical
 
 if TYPE_CHECKING:
     from devices.core import Ed25519Key, RsaWallet
+
+text = st.text(max_size=80)
+statements = st.builds(
+    Statement,
+    process=text,
+    slot=st.integers(min_value=0, max_value=2**64 - 1),
+    result=text,
+    hashpath=text,
+    device_stack=st.lists(text, max_size=4).map(tuple),
+    attester=text,
+    evidence=st.none() | text,
+)
 
 
 def _statements(attester: str, count: int, evidence: str | None = None) -> list[Statement]:
@@ -26,31 +45,67 @@ def _statements(attester: str, count: int, evidence: str | None = None) -> list[
     ]
 
 
+@settings(max_examples=300, derandomize=True)
+@given(statements)
+def test_fast_encoding_is_the_canonical_one_and_round_trips(statement: Statement) -> None:
+    leaf = statement.to_cbor()
+    assert leaf == cbor_canonical(statement.facts())
+    assert Statement.from_cbor(leaf) == statement
+
+
+@pytest.mark.parametrize(
+    "leaf",
+    [b"", b"\xff", b"\xa0", b"\x01", cbor_canonical({"slot": 1}), cbor_canonical([1, 2])],
+)
+def test_a_leaf_that_is_not_a_statement_is_malformed(leaf: bytes) -> None:
+    with pytest.raises(EvidenceMalformed):
+        Statement.from_cbor(leaf)
+
+
+def test_a_non_canonical_leaf_is_malformed(ed_key: Ed25519Key) -> None:
+    import cbor2
+
+    statement = _statements(ed_key.address, 1)[0]
+    unsorted = cbor2.dumps(statement.facts())  # the same facts, keys in insertion order
+    assert unsorted != statement.to_cbor()
+    with pytest.raises(EvidenceMalformed, match="canonical"):
+        Statement.from_cbor(unsorted)
+
+
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 65, 300])
 def test_bundles_match_the_proof_form_byte_for_byte(size: int, ed_key: Ed25519Key) -> None:
-    statements = _statements(ed_key.address, size, evidence="E" * 43 if size % 2 else None)
-    header, proofs = sign_batch(statements, ed_key)
-    checked = batch_bundles(statements, header)
-    assert checked is not None
-    got_proofs, bundles = checked
-    assert got_proofs == proofs
-    for statement, proof, bundle in zip(statements, proofs, bundles, strict=True):
-        assert bundle == encode_batched_attestation(statement, proof, header)
-    assert verify_batched_attestation(bundles[-1]).valid
+    mine = _statements(ed_key.address, size, evidence="E" * 43 if size % 2 else None)
+    header, leaves = sign_compact(mine, ed_key)
+    proof_header, proofs = sign_batch(mine, ed_key)  # ed25519 is deterministic: the same header
+    assert header == proof_header
+    assert open_compact(leaves, header) == mine
+    for n in {0, size // 2, size - 1}:
+        bundle = bundle_at(leaves, header, n)
+        assert bundle == encode_batched_attestation(mine[n], proofs[n], header)
+        assert verify_batched_attestation(bundle).valid
+    with pytest.raises(ValueError, match="leaf"):
+        bundle_at(leaves, header, size)
 
 
-def test_incomplete_reordered_or_altered_batches_do_not_match(
+def test_incomplete_reordered_or_altered_batches_do_not_open(
     ed_key: Ed25519Key, rsa_wallet: RsaWallet
 ) -> None:
-    statements = _statements(ed_key.address, 5)
-    header, _ = sign_batch(statements, ed_key)
-    assert batch_bundles(statements[:4], header) is None  # one missing
-    assert batch_bundles([*statements, statements[0]], header) is None  # one extra
-    assert batch_bundles([statements[1], statements[0], *statements[2:]], header) is None  # reordered
-    changed = [*statements[:2], dataclasses.replace(statements[2], result="X" * 43), *statements[3:]]
-    assert batch_bundles(changed, header) is None
-    assert batch_bundles([], header) is None
+    mine = _statements(ed_key.address, 5)
+    header, leaves = sign_compact(mine, ed_key)
+    changed = dataclasses.replace(mine[2], result="X" * 43).to_cbor()
+    for bad in (
+        leaves[:4],  # one missing
+        [*leaves, leaves[0]],  # one extra
+        [leaves[1], leaves[0], *leaves[2:]],  # reordered
+        [*leaves[:2], changed, *leaves[3:]],
+        [],
+    ):
+        with pytest.raises(EvidenceMalformed):
+            open_compact(bad, header)
     # statements by someone else, even when they hash to the header's root
     theirs = _statements(rsa_wallet.address, 5)
-    their_header, _ = sign_batch(theirs, rsa_wallet)
-    assert batch_bundles(theirs, dataclasses.replace(their_header, attester=ed_key.address)) is None
+    their_header, their_leaves = sign_compact(theirs, rsa_wallet)
+    with pytest.raises(EvidenceMalformed, match="attester"):
+        open_compact(their_leaves, dataclasses.replace(their_header, attester=ed_key.address))
+    with pytest.raises(ValueError, match="attester"):
+        sign_compact(theirs, ed_key)
