@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, TypeVar, final
 
 import lmdb
 
@@ -29,7 +29,7 @@ from node._errors import StoreError
 from node._serial import decode_message, encode_message
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from devices.core import Message
 
@@ -65,6 +65,26 @@ class StoreStatistics:
     map_size_bytes: int
 
 
+T = TypeVar("T")
+
+
+@final
+class IndexTxn:
+    """Reads and writes inside ``Index.update``'s transaction."""
+
+    __slots__ = ("_txn",)
+
+    def __init__(self, txn: Any) -> None:
+        self._txn = txn
+
+    def get(self, key: str | bytes) -> bytes | None:
+        value = self._txn.get(_key(key))
+        return None if value is None else bytes(value)
+
+    def put(self, key: str | bytes, value: bytes) -> None:
+        self._txn.put(_key(key), bytes(value))
+
+
 @final
 class Index:
     """A named, ordered key → value table inside the store (byte keys, byte values)."""
@@ -83,6 +103,12 @@ class Index:
         with _mapped(), self._store._env.begin(write=True, db=self._db) as txn:
             for key, value in items:
                 txn.put(_key(key), bytes(value))
+
+    def update(self, fn: Callable[[IndexTxn], T]) -> T:
+        """Run ``fn`` in one durable write transaction: what it reads it sees under the write lock,
+        so no other writer can slip in between a read and the write that depends on it."""
+        with _mapped(), self._store._env.begin(write=True, db=self._db) as txn:
+            return fn(IndexTxn(txn))
 
     def get(self, key: str | bytes) -> bytes | None:
         with _mapped(), self._store._env.begin(db=self._db) as txn:

@@ -31,7 +31,9 @@ from node.peering._errors import PeeringError
 from p2p import WireError, decode_envelope
 
 if TYPE_CHECKING:
-    from node._store import LmdbStore
+    from collections.abc import Sequence
+
+    from node._store import IndexTxn, LmdbStore
 
 
 @final
@@ -93,21 +95,33 @@ class AttestationIndex:
     ) -> list[Record]:
         """Store the records of one gossip item, the ``blobs`` (by name) that the new ones refer to,
         and mark the item seen, in one durable transaction; returns the records that were new."""
-        fresh: list[Record] = []
-        writes: list[tuple[str | bytes, bytes]] = []
-        keys = [_key(r) for r in records]
-        for record, key, old in zip(records, keys, self._att.get_many(keys), strict=True):
-            if old is not None:
-                known = Record.decode(record.process, record.slot, record.attester, old)
-                if (known.result, known.hashpath) != (record.result, record.hashpath):
-                    self.equivocations += 1
-                continue
-            writes.append((key, record.encode()))
-            fresh.append(record)
-        needed = {name for r in fresh for name in (r.source, r.evidence) if name}
-        writes.extend((_BLOB + name.encode(), blob) for name, blob in (blobs or {}).items() if name in needed)
-        self._att.put_many([*writes, (_SEEN + item_id.encode(), b"")])
-        return fresh
+        return self.add_many([(item_id, records, blobs or {})])[0]
+
+    def add_many(self, items: Sequence[tuple[str, list[Record], Mapping[str, bytes]]]) -> list[list[Record]]:
+        """``add`` for several items in one durable transaction (a group commit); the new records of each."""
+
+        def write(txn: IndexTxn) -> list[list[Record]]:
+            out: list[list[Record]] = []
+            for item_id, records, blobs in items:
+                fresh: list[Record] = []
+                for record in records:
+                    key = _key(record)
+                    old = txn.get(key)
+                    if old is None:
+                        txn.put(key, record.encode())
+                        fresh.append(record)
+                        continue
+                    known = Record.decode(record.process, record.slot, record.attester, old)
+                    if (known.result, known.hashpath) != (record.result, record.hashpath):
+                        self.equivocations += 1
+                needed = {name for r in fresh for name in (r.source, r.evidence) if name}
+                for name in needed & blobs.keys():
+                    txn.put(_BLOB + name.encode(), blobs[name])
+                txn.put(_SEEN + item_id.encode(), b"")
+                out.append(fresh)
+            return out
+
+        return self._att.update(write)
 
     def records(self, process: str, slot: int) -> list[Record]:
         prefix = _prefix(process, slot)

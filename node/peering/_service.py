@@ -7,15 +7,16 @@ Theory of operation:
    subscribes to ``TOPIC`` and starts the batcher; ``task_status.started(self)`` when ready.
 2. **Validator** (before anything is stored or forwarded): decode and verify the envelope
    (``_verify``) → ``REJECT`` (the forwarder's score drops; repeated offenders are disconnected and
-   banned by the backend); an item id already seen → ``IGNORE`` (duplicates and replays, however
-   late); an attester the trust policy does not list → ``IGNORE``; otherwise the claims are stored
-   in the attestation index and the item is ``ACCEPT``ed (forwarded).
+   banned by the backend); an item id already seen or queued → ``IGNORE`` (duplicates and replays,
+   however late); an attester the trust policy does not list → ``IGNORE``; otherwise the item goes to
+   the index writer (``_ingest``: group commits in a worker thread, then listeners and waiters) and is
+   ``ACCEPT``ed (forwarded) without waiting for the disk.
 3. **Production**: ``announce(process, slot, result, hashpath, device_stack)`` queues a ``Statement``
    (and the result, to be stored under ``message_id(result)``); the batcher takes up to ``batch_size``
-   statements or whatever arrived within ``batch_delay_s`` of the first, stores their results (one
-   transaction) and signs one Merkle batch with the node wallet (in a worker thread), indexes it and
-   publishes it in the compact form (every statement plus the signed header, no per-leaf proofs;
-   receivers recompute the root), split so each message stays under ``GOSSIP_BATCH_BYTES``.
+   statements or whatever arrived within ``batch_delay_s`` of the first and, in a worker thread,
+   stores their results, signs one Merkle batch with the node wallet and indexes it; then publishes
+   it in the compact form (every statement's leaf bytes plus the signed header; receivers recompute
+   the root), split so each message stays under ``GOSSIP_BATCH_BYTES``.
 4. **Convergence**: ``lookup(process, slot)`` converges the stored claims (``_trust``); if they do not
    reach ``k``, it first asks connected peers for their attestations of that slot (how a restarted
    or late peer catches up) and verifies each one. With agreement it loads the result, or fetches it
@@ -41,7 +42,6 @@ from typing import TYPE_CHECKING, Any, cast, final
 import trio
 
 from attest import (
-    BatchHeader,
     Statement,
     VerifierPolicy,
     encode_evidence,
@@ -50,6 +50,7 @@ from attest import (
 from devices.core import Message, b64u_encode, message_id
 from node.peering._errors import ItemIgnored, ItemRejected
 from node.peering._fetch import MAX_SLOT_ITEMS, decode_result, fetch_body, serve_fetch
+from node.peering._ingest import Ingest, blob_name, records_of
 from node.peering._records import AttestationIndex, Record
 from node.peering._trust import TrustPolicy, converge
 from node.peering._verify import (
@@ -135,7 +136,7 @@ class Peering:
         *,
         evidence: Evidence | None = None,
         evidence_policy: VerifierPolicy | None = None,
-        batch_size: int = 256,
+        batch_size: int = 512,
         batch_delay_s: float = 0.02,
         fetch_timeout_s: float = 5.0,
     ) -> None:
@@ -157,8 +158,7 @@ class Peering:
             self._own_hardware = verification is not None and verification.hardware
             self._evidence_id = b64u_encode(hashlib.sha256(self._evidence_raw(evidence)).digest())
         self._send, self._recv = trio.open_memory_channel[Statement](max(batch_size, 64))
-        self._changed = trio.Event()
-        self._listeners: list[Callable[[list[Record]], None]] = []
+        self._ingest = Ingest(self.index)
         self._running = False
         self._pending: dict[str, Message] = {}
 
@@ -183,6 +183,7 @@ class Peering:
             await stack.enter_async_context(cast("AbstractAsyncContextManager[Any]", self.p2p))
             channel = await stack.enter_async_context(self.p2p.subscribe(TOPIC))
             async with trio.open_nursery() as nursery:
+                await nursery.start(self._ingest.run)
                 nursery.start_soon(self._drain, channel)
                 nursery.start_soon(self._batcher)
                 self._running = True
@@ -198,10 +199,6 @@ class Peering:
         # Accepted items were already indexed by the validator; the subscription only keeps us in the mesh.
         async for _ in channel:
             pass
-
-    def _wake(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
 
     # -- inbound -----------------------------------------------------------------------------
 
@@ -219,65 +216,19 @@ class Peering:
             self._count_reason(exc.reason)
             log.info("rejected attestation item from %s: %s", origin, exc.reason)
             return ValidationResult.REJECT
-        if self.index.seen(item.item_id):
+        if self._ingest.seen(item.item_id):
             self.stats.duplicates += 1
             return ValidationResult.IGNORE
         if not self.trust.trusts(item.attester):
             self.stats.untrusted += 1
             return ValidationResult.IGNORE
-        self._ingest(item, origin)
+        self._ingest.offer(item, origin)
         self.stats.accepted += 1
         return ValidationResult.ACCEPT
 
-    @staticmethod
-    def _blob_name(blob: bytes) -> str:
-        return b64u_encode(hashlib.sha256(blob).digest())
-
-    def _records(self, item: VerifiedItem, origin: str) -> tuple[list[Record], dict[str, bytes]]:
-        """The item's claims as index records, and the blobs (by name) they refer to."""
-        blobs: dict[str, bytes] = {}
-        if item.batch is not None:
-            blobs[item.item_id] = item.batch
-        evidence = ""
-        if item.evidence:
-            evidence = "evidence:" + self._blob_name(item.evidence)
-            blobs[evidence] = item.evidence
-        records: list[Record] = []
-        for c in item.claims:
-            statement = c.statement
-            source, position = item.item_id, c.position
-            if c.item is not None:
-                source, position = self._blob_name(c.item), -1
-                blobs[source] = c.item
-            records.append(
-                Record(
-                    statement.process,
-                    statement.slot,
-                    statement.attester,
-                    statement.result,
-                    statement.hashpath,
-                    c.hardware,
-                    origin,
-                    source,
-                    position,
-                    evidence if statement.evidence is not None else "",
-                )
-            )
-        return records, blobs
-
     def add_listener(self, listener: Callable[[list[Record]], None]) -> None:
-        """Call ``listener(records)`` (it must not block) for every verified claim indexed."""
-        self._listeners.append(listener)
-
-    def _ingest(self, item: VerifiedItem, origin: str) -> None:
-        records, blobs = self._records(item, origin)
-        self.index.add(item.item_id, records, blobs)
-        self._wake()
-        for listener in self._listeners:
-            try:
-                listener(records)
-            except Exception:  # a listener's fault never stops ingestion
-                log.exception("attestation listener failed")
+        """Call ``listener(records)`` (it must not block) with every newly indexed verified claim."""
+        self._ingest.add_listener(listener)
 
     # -- production --------------------------------------------------------------------------
 
@@ -333,25 +284,26 @@ class Peering:
     async def _publish_batch(self, batch: list[Statement]) -> None:
         results = [(s.result, self._pending.pop(s.result, None)) for s in batch]
 
-        def store_and_sign() -> tuple[BatchHeader, list[bytes]]:
+        def store_sign_index() -> tuple[bytes, list[Record]]:
             self.store.write_messages(
                 [(message, [result_id]) for result_id, message in results if message is not None]
             )
-            return sign_compact(batch, self.wallet)
+            header, leaves = sign_compact(batch, self.wallet)
+            # The compact gossip form: every leaf and the signed header; receivers recompute the root.
+            body: dict[str, Any] = {"header": header.to_dict(), "leaves": leaves}
+            if self._evidence is not None:
+                body["evidence"] = self._evidence
+            data = encode_envelope(Envelope(Kind.ATTESTATION_BATCH, body))
+            hardware, evidence = self._own_hardware, self._evidence or b""
+            claims = tuple(
+                Claim(s, hardware and s.evidence is not None, position=n) for n, s in enumerate(batch)
+            )
+            item = VerifiedItem(header.id, header.attester, claims, batch=data, evidence=evidence)
+            records, blobs = records_of(item, self.p2p.peer_id)
+            return data, self.index.add(item.item_id, records, blobs)
 
-        header, leaves = await trio.to_thread.run_sync(store_and_sign)
-        # The compact gossip form: every leaf and the signed header; receivers recompute the root.
-        body: dict[str, Any] = {"header": header.to_dict(), "leaves": leaves}
-        if self._evidence is not None:
-            body["evidence"] = self._evidence
-        data = encode_envelope(Envelope(Kind.ATTESTATION_BATCH, body))
-        claims = tuple(
-            Claim(s, self._own_hardware and s.evidence is not None, position=n) for n, s in enumerate(batch)
-        )
-        self._ingest(
-            VerifiedItem(header.id, header.attester, claims, batch=data, evidence=self._evidence or b""),
-            self.p2p.peer_id,
-        )
+        data, fresh = await trio.to_thread.run_sync(store_sign_index)
+        self._ingest.notify(fresh)
         try:
             await self.p2p.publish(TOPIC, data)
         except (P2PError, WireError) as exc:
@@ -368,7 +320,7 @@ class Peering:
 
     async def wait_changed(self) -> None:
         """Wait until the next verified item has been taken in (stored, or found to repeat a claim)."""
-        await self._changed.wait()
+        await self._ingest.wait_changed()
 
     async def wait_for(self, process: str, slot: int, count: int) -> None:
         """Wait until ``count`` distinct trusted attesters' claims for (process, slot) are stored.
@@ -376,7 +328,7 @@ class Peering:
         No timeout of its own: bound it with ``trio.fail_after``.
         """
         while len({r.attester for r in self.records(process, slot) if self.trust.trusts(r.attester)}) < count:
-            await self._changed.wait()
+            await self._ingest.wait_changed()
 
     async def lookup(self, process: str, slot: int) -> Converged | None:
         """A result ``k`` trusted attesters agree on, content-checked; ``None`` when there is none."""
@@ -432,9 +384,9 @@ class Peering:
             statement.attester
         ):
             return
-        item_id = "fetched:" + self._blob_name(blob)
+        item_id = "fetched:" + blob_name(blob)
         named = evidence if statement.evidence is not None else b""
-        self._ingest(VerifiedItem(item_id, statement.attester, (claim,), evidence=named), peer)
+        self._ingest.write_now(VerifiedItem(item_id, statement.attester, (claim,), evidence=named), peer)
 
     async def _fetch_result(self, result_id: str, origins: Sequence[str]) -> Message | None:
         connected = self.p2p.peers()
