@@ -237,7 +237,8 @@ class Peering:
     ) -> str:
         """Attest that ``result`` is the outcome of (process, slot); returns the result id.
 
-        The statement is signed and published with the next batch (within ``batch_delay_s``).
+        The statement is signed and published with the next batch (within ``batch_delay_s``). A
+        cancellation point; it waits (back-pressure) only when the batcher's queue is full.
         """
         result_id = message_id(result)
         self._pending[result_id] = result  # written to the store by the batcher, before signing
@@ -250,7 +251,11 @@ class Peering:
             attester=self.wallet.address,
             evidence=self._evidence_id,
         )
-        await self._send.send(statement)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        try:  # no scheduling round per statement while the batcher's queue has room
+            self._send.send_nowait(statement)
+        except trio.WouldBlock:
+            await self._send.send(statement)
         return result_id
 
     async def _batcher(self) -> None:
