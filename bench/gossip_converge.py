@@ -86,7 +86,7 @@ async def _run(
             peers = await start_peers(stack, nursery, tmp, wallets[:3], 2, chain=False)
             schedulers = [new_scheduler(env) for env in envs]
             for s in schedulers:
-                await nursery.start(s.run)
+                await nursery.start(s.run)  # type: ignore[arg-type]  # trio-typing vs TaskStatus[None]
             nodes, counters = zip(
                 *(
                     node_for(i, schedulers[i], StateCache(envs[i], snapshot_every=10**9), peers[i])

@@ -13,17 +13,13 @@ from typing import Any
 
 import trio
 
+from bench.gossip_procs import pct
 from devices.core import Message, RsaWallet, message_id
 from node._store import LmdbStore
 from node.peering import TOPIC, Peering, TrustPolicy
 from p2p import Libp2pNode, P2PConfig
 
 PROCESS = "B" * 43
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 async def start_peers(

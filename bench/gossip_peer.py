@@ -95,14 +95,18 @@ class PeeringPeer:
         self.spec = spec
         self.arrivals = Arrivals()
 
-    async def start(self, stack: AsyncExitStack, nursery: trio.Nursery) -> tuple[str, str]:
-        from devices.core import RsaWallet
+    async def enter(self, stack: AsyncExitStack) -> None:
         from node._store import LmdbStore
+
+        self.store = LmdbStore(Path(self.spec.data_dir), map_size_bytes=1 << 30)
+        stack.callback(self.store.close)
+
+    async def start(self, nursery: trio.Nursery) -> tuple[str, str]:
+        from devices.core import RsaWallet
         from node.peering import Peering, TrustPolicy
         from p2p import Libp2pNode, P2PConfig
 
-        store = LmdbStore(Path(self.spec.data_dir), map_size_bytes=1 << 30)
-        stack.callback(store.close)
+        store = self.store
         node = Libp2pNode(
             seed=bytes([50 + self.spec.index]) * 32,
             config=P2PConfig(rate_limit_per_s=1e6, rate_limit_burst=1e6),
@@ -180,10 +184,12 @@ class RawPeer:
         self.spec = spec
         self.arrivals = Arrivals()
 
-    async def start(self, stack: AsyncExitStack, nursery: trio.Nursery) -> tuple[str, str]:
+    async def enter(self, stack: AsyncExitStack) -> None:
         from bench import gossip_raw
 
         self.host, self.pubsub = await stack.enter_async_context(gossip_raw.raw_node(self.spec.index))
+
+    async def start(self, nursery: trio.Nursery) -> tuple[str, str]:
         sub = await self.pubsub.subscribe(self.TOPIC)
         nursery.start_soon(self._take, sub)
         return str(self.host.get_addrs()[0]), self.host.get_id().to_base58()  # type: ignore[attr-defined]
@@ -207,7 +213,7 @@ class RawPeer:
         with trio.fail_after(LINK_TIMEOUT_S):
             for other in (prev_id, next_id):
                 if other is not None:
-                    await self.pubsub.wait_for_mesh(ID.from_base58(other), self.TOPIC)  # type: ignore[attr-defined]
+                    await self.pubsub.wait_for_mesh(ID.from_base58(other), self.TOPIC)
 
     async def send(self, tag: str, count: int, rate: float, size: int) -> tuple[list[float], float]:
         from bench import gossip_raw
@@ -228,28 +234,30 @@ class RawPeer:
 
 async def serve(spec: PeerSpec, conn: Connection) -> None:
     peer: PeeringPeer | RawPeer = PeeringPeer(spec) if spec.kind == "peering" else RawPeer(spec)
-    async with AsyncExitStack() as stack, trio.open_nursery() as nursery:
-        addr, peer_id = await peer.start(stack, nursery)
-        conn.send(("ready", addr, peer_id))
-        while True:
-            command = await receive(conn)
-            if command[0] == "stop":
-                break
-            if command[0] == "link":
-                await peer.link(*command[1:])
-                conn.send(("linked",))
-            elif command[0] == "send":
-                sends, id_us = await peer.send(*command[1:])
-                conn.send(("sent", sends, id_us))
-            elif command[0] == "collect":
-                tag = RawPeer.TOPIC if spec.kind == "raw" else command[1]
-                arrived = await peer.arrivals.collect(tag, *command[2:])
-                conn.send(("arrived", arrived, peer.stats()))
-            elif command[0] == "stats":
-                conn.send(("stats", peer.stats()))
-            else:
-                raise ValueError(f"unknown command {command[0]!r}")
-        nursery.cancel_scope.cancel()
+    async with AsyncExitStack() as stack:
+        await peer.enter(stack)  # contexts that open nurseries: entered before, left after ours
+        async with trio.open_nursery() as nursery:
+            addr, peer_id = await peer.start(nursery)
+            conn.send(("ready", addr, peer_id))
+            while True:
+                command = await receive(conn)
+                if command[0] == "stop":
+                    break
+                if command[0] == "link":
+                    await peer.link(*command[1:])
+                    conn.send(("linked",))
+                elif command[0] == "send":
+                    sends, id_us = await peer.send(*command[1:])
+                    conn.send(("sent", sends, id_us))
+                elif command[0] == "collect":
+                    tag = RawPeer.TOPIC if spec.kind == "raw" else command[1]
+                    arrived = await peer.arrivals.collect(tag, *command[2:])
+                    conn.send(("arrived", arrived, peer.stats()))
+                elif command[0] == "stats":
+                    conn.send(("stats", peer.stats()))
+                else:
+                    raise ValueError(f"unknown command {command[0]!r}")
+            nursery.cancel_scope.cancel()
 
 
 def peer_main(spec: PeerSpec, conn: Connection) -> None:

@@ -9,6 +9,7 @@ a ``Phase``. Leaving the ``with`` block stops the peers, then terminates/kills a
 from __future__ import annotations
 
 import multiprocessing as mp
+import sys
 import time
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ READY_TIMEOUT_S = 120.0  # spawn + imports of 5 peers on 2 cores
 LINK_TIMEOUT_S = 60.0
 IDLE_S = 5.0  # the collector gives up this long after the last arrival
 CAP_S = 120.0
+REPLIES = {"link": "linked", "send": "sent", "collect": "arrived", "stats": "stats"}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -40,6 +42,8 @@ class Phase:
     latencies_ms: list[float]
     id_us: float = 0.0
     stats: dict[str, float] = field(default_factory=dict)  # peer 0's counters over the phase
+    signed_ms: list[float] = field(default_factory=list)  # announce → its batch signed on peer 0
+    hop_ms: list[float] = field(default_factory=list)  # batch signed on peer 0 → stored on peer N-1
 
     def rate(self) -> float:
         return self.delivered / self.span_s if self.span_s > 0 else 0.0
@@ -100,6 +104,9 @@ class Cluster:
                 proc.join(5)
         for conn in self.conns:
             conn.close()
+        failed = [(p.name, p.exitcode) for p in self.procs if p.exitcode != 0]
+        if failed:
+            print(f"warning: peers exited abnormally: {failed}", file=sys.stderr)
 
     def send(self, i: int, command: tuple[Any, ...]) -> None:
         self.conns[i].send(command)
@@ -124,7 +131,7 @@ class Cluster:
 
     def ask(self, i: int, command: tuple[Any, ...], timeout_s: float = 30.0) -> tuple[Any, ...]:
         self.send(i, command)
-        return self.expect(i, command[0] if command[0] != "send" else "sent", timeout_s)
+        return self.expect(i, REPLIES[command[0]], timeout_s)
 
     def phase(self, tag: str, count: int, rate: float = 0.0, size: int = 64) -> Phase:
         """Peer 0 sends ``count`` (announcements or raw messages of ``size`` B; paced at ``rate``/s if
@@ -136,10 +143,17 @@ class Cluster:
         budget = CAP_S + (count / rate if rate > 0 else 0.0)
         _, sends, id_us = self.expect(0, "sent", budget)
         _, arrived, _ = self.expect(last, "arrived", budget + IDLE_S)
-        after = self.ask(0, ("stats",))[1]
+        signed: dict[int, float] = {}
+        if self.specs[0].kind == "peering":  # peer 0 indexes its statements once their batch is signed
+            _, signed, after = self.ask(0, ("collect", tag, count, 1.0, 10.0), 15.0)
+        else:
+            after = self.ask(0, ("stats",))[1]
         latencies = [(t - sends[k]) * 1000 for k, t in arrived.items() if 0 <= k < len(sends)]
         span = max(arrived.values(), default=sends[0]) - sends[0] if sends else 0.0
         stats = {k: after[k] - before.get(k, 0) for k in after}
-        return Phase(
+        phase = Phase(
             count, len(arrived), span, sends[-1] - sends[0] if sends else 0.0, latencies, id_us, stats
         )
+        phase.signed_ms = [(t - sends[k]) * 1000 for k, t in signed.items() if 0 <= k < len(sends)]
+        phase.hop_ms = [(arrived[k] - t) * 1000 for k, t in signed.items() if k in arrived]
+        return phase
