@@ -184,7 +184,8 @@ async def converge_part(args: argparse.Namespace) -> None:
         )
         print(
             f"  recompute = {aos.recompute_s / args.slots * 1000:.1f} ms per Eval slot (boot included); "
-            f"served again by C (result then in its store, no fetch): {aos.again_s * 1000:.1f} ms"
+            f"of the converged time, the libp2p fetch of the {aos.state_bytes / 1024:.0f} KiB state: "
+            f"{aos.fetch_s * 1000:.1f} ms; served again by C (result then in its store): {aos.again_s * 1000:.1f} ms"
         )
         print(f"  {aos.detail}")
     te = await gossip_converge.test_exec(args.te_slots, wallets)

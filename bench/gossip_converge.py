@@ -45,6 +45,8 @@ class Outcome:
     device_runs: int  # calls into C's execution device (must be 0)
     attested_by: int
     detail: str = ""
+    fetch_s: float = 0.0  # of converged_s: C's libp2p requests (the result fetched from A or B)
+    state_bytes: int = 0  # the served state as fetched
 
     def ratio(self) -> float:
         return self.recompute_s / self.converged_s if self.converged_s > 0 else 0.0
@@ -107,6 +109,18 @@ async def _run(
             assert isinstance(state_a, Message) and state_a == state_b, "A and B disagree"
             with trio.fail_after(SERVE_TIMEOUT_S):
                 await peers[2].wait_for(pid, slots, 2)
+                request = peers[2].p2p.request
+                fetch_s = 0.0
+
+                async def timed_request(*args: Any, **kw: Any) -> bytes:
+                    nonlocal fetch_s
+                    t = time.perf_counter()
+                    try:
+                        return await request(*args, **kw)
+                    finally:
+                        fetch_s += time.perf_counter() - t
+
+                peers[2].p2p.request = timed_request  # type: ignore[method-assign]
                 t0 = time.perf_counter()
                 served = await nodes[2].get(proc, path="compute", slot=slots)
                 converged_s = time.perf_counter() - t0
@@ -123,7 +137,12 @@ async def _run(
     finally:
         for env in envs:
             env.close()
-    return Outcome(converged_s, recompute_s, again_s, counters[2].calls, len(attested)), [state_a]
+    from node._serial import encode_message
+
+    size = len(encode_message(state_a.public()))
+    outcome = Outcome(converged_s, recompute_s, again_s, counters[2].calls, len(attested))
+    outcome.fetch_s, outcome.state_bytes = fetch_s, size
+    return outcome, [state_a]
 
 
 async def test_exec(slots: int, wallets: list[RsaWallet]) -> Outcome:
