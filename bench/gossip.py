@@ -106,9 +106,14 @@ def procs_mode(args: argparse.Namespace) -> None:
             cluster.phase("W" * 43, 200)  # warm-up: connections, code paths
             burst = cluster.phase("B" * 43, args.attestations)
             paced = cluster.phase("C" * 43, args.paced, rate=args.rate)
+            _, verify_ms, verify_n = cluster.ask(0, ("probe",))
         print(f"  result ids computed before the timed part: {burst.id_us:.1f} us per id")
         print_phase(f"burst of {args.attestations} (latency here is queueing)", burst, True)
         print_phase(f"paced, at offered load {args.rate:g}/s for {args.paced / args.rate:.1f} s", paced, True)
+        print(
+            f"  one hop's verify_gossip of a {verify_n}-statement batch message (timed alone on peer 0): "
+            f"{verify_ms:.1f} ms ({verify_ms / max(verify_n, 1) * 1000:.0f} us per statement)"
+        )
         envelope = int(burst.stats["bytes"] / max(burst.stats["messages"], 1))
         # raw at the paced run's own message size and message rate: the latency GossipSub itself adds
         paced_msgs = max(int(paced.stats["messages"]), 10)

@@ -16,6 +16,8 @@ py-libp2p GossipSub directly, as ``gossip_raw.raw_node``):
   ``("sent", send_times, 0.0)``.
 * ``("collect", tag, count, idle_s, cap_s)``: wait until ``count`` arrivals of ``tag``, ``idle_s``
   without one, or ``cap_s`` in all → ``("arrived", {slot or seq: perf_counter}, stats)``.
+* ``("probe",)`` (peering) → ``("probed", ms, statements)``: ``verify_gossip`` on the largest batch
+  message this peer published, timed here (what each receiving hop's validator spends on it).
 * ``("stats",)`` → ``("stats", {...})`` (peering: batches and statements published, rejections, bytes
   and count of the gossip messages published).
 
@@ -123,10 +125,13 @@ class PeeringPeer:
         )
         await nursery.start(self.peering.run)
         self.sizes: list[int] = []
+        self.largest = b""
         publish = node.publish
 
         async def sized_publish(topic: str, data: bytes) -> None:
             self.sizes.append(len(data))
+            if len(data) >= len(self.largest):
+                self.largest = data
             await publish(topic, data)
 
         node.publish = sized_publish  # type: ignore[method-assign]
@@ -165,6 +170,17 @@ class PeeringPeer:
             sends.append(time.perf_counter())
             await self.peering.announce(tag, slot, msg, f"hp-{slot}", ["test-exec@1.0"])
         return sends, id_us
+
+    def probe(self, reps: int = 5) -> tuple[float, int]:
+        """What one receiving hop's validator spends on the largest batch message published here:
+        ``verify_gossip`` (decode, root recomputed, signature) in ms, and its statement count."""
+        from node.peering import verify_gossip
+
+        item = verify_gossip(self.largest, self.peering.evidence_checker)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            verify_gossip(self.largest, self.peering.evidence_checker)
+        return (time.perf_counter() - t0) / reps * 1000, len(item.claims)
 
     def stats(self) -> dict[str, float]:
         s = self.peering.stats
@@ -232,6 +248,23 @@ class RawPeer:
         return {}
 
 
+async def handle(peer: PeeringPeer | RawPeer, command: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Run one command; its reply."""
+    if command[0] == "link":
+        await peer.link(*command[1:])
+        return ("linked",)
+    if command[0] == "send":
+        return ("sent", *await peer.send(*command[1:]))
+    if command[0] == "collect":
+        tag = RawPeer.TOPIC if isinstance(peer, RawPeer) else command[1]
+        return ("arrived", await peer.arrivals.collect(tag, *command[2:]), peer.stats())
+    if command[0] == "probe" and isinstance(peer, PeeringPeer):
+        return ("probed", *peer.probe())
+    if command[0] == "stats":
+        return ("stats", peer.stats())
+    raise ValueError(f"unknown command {command[0]!r}")
+
+
 async def serve(spec: PeerSpec, conn: Connection) -> None:
     peer: PeeringPeer | RawPeer = PeeringPeer(spec) if spec.kind == "peering" else RawPeer(spec)
     async with AsyncExitStack() as stack:
@@ -239,24 +272,8 @@ async def serve(spec: PeerSpec, conn: Connection) -> None:
         async with trio.open_nursery() as nursery:
             addr, peer_id = await peer.start(nursery)
             conn.send(("ready", addr, peer_id))
-            while True:
-                command = await receive(conn)
-                if command[0] == "stop":
-                    break
-                if command[0] == "link":
-                    await peer.link(*command[1:])
-                    conn.send(("linked",))
-                elif command[0] == "send":
-                    sends, id_us = await peer.send(*command[1:])
-                    conn.send(("sent", sends, id_us))
-                elif command[0] == "collect":
-                    tag = RawPeer.TOPIC if spec.kind == "raw" else command[1]
-                    arrived = await peer.arrivals.collect(tag, *command[2:])
-                    conn.send(("arrived", arrived, peer.stats()))
-                elif command[0] == "stats":
-                    conn.send(("stats", peer.stats()))
-                else:
-                    raise ValueError(f"unknown command {command[0]!r}")
+            while (command := await receive(conn))[0] != "stop":
+                conn.send(await handle(peer, command))
             nursery.cancel_scope.cancel()
 
 

@@ -25,7 +25,7 @@ READY_TIMEOUT_S = 120.0  # spawn + imports of 5 peers on 2 cores
 LINK_TIMEOUT_S = 60.0
 IDLE_S = 5.0  # the collector gives up this long after the last arrival
 CAP_S = 120.0
-REPLIES = {"link": "linked", "send": "sent", "collect": "arrived", "stats": "stats"}
+REPLIES = {"link": "linked", "send": "sent", "collect": "arrived", "stats": "stats", "probe": "probed"}
 
 
 def pct(values: list[float], q: float) -> float:
