@@ -75,6 +75,9 @@ def print_phase(label: str, p: Phase, stats: bool) -> None:
             f"p99 {pct(p.signed_ms, 0.99):.1f} ms; signed on peer 0 -> stored on the last peer: "
             f"p50 {pct(p.hop_ms, 0.5):.1f} ms, p99 {pct(p.hop_ms, 0.99):.1f} ms"
         )
+    if p.per_hop_p50_ms:
+        hops = ", ".join(f"{i}->{i + 1} {ms:.1f}" for i, ms in enumerate(p.per_hop_p50_ms))
+        print(f"    p50 per hop (ms; from {'signed' if p.signed_ms else 'sent'} on peer 0): {hops}")
 
 
 def procs_mode(args: argparse.Namespace) -> None:

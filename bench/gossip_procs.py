@@ -8,6 +8,7 @@ a ``Phase``. Leaving the ``with`` block stops the peers, then terminates/kills a
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import sys
 import time
@@ -44,6 +45,7 @@ class Phase:
     stats: dict[str, float] = field(default_factory=dict)  # peer 0's counters over the phase
     signed_ms: list[float] = field(default_factory=list)  # announce → its batch signed on peer 0
     hop_ms: list[float] = field(default_factory=list)  # batch signed on peer 0 → stored on peer N-1
+    per_hop_p50_ms: list[float] = field(default_factory=list)  # peer i-1 → peer i (signed/sent on peer 0)
 
     def rate(self) -> float:
         return self.delivered / self.span_s if self.span_s > 0 else 0.0
@@ -156,4 +158,11 @@ class Cluster:
         )
         phase.signed_ms = [(t - sends[k]) * 1000 for k, t in signed.items() if 0 <= k < len(sends)]
         phase.hop_ms = [(arrived[k] - t) * 1000 for k, t in signed.items() if k in arrived]
+        # every peer noted its arrivals too: where along the chain the time goes
+        stations = [signed or dict(enumerate(sends))]
+        stations += [self.ask(i, ("collect", tag, count, 1.0, 10.0), 15.0)[1] for i in range(1, last)]
+        stations.append(arrived)
+        phase.per_hop_p50_ms = [
+            pct([(b[k] - a[k]) * 1000 for k in b if k in a], 0.5) for a, b in itertools.pairwise(stations)
+        ]
         return phase
