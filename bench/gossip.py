@@ -10,15 +10,17 @@ faster than recomputing it. On 127.0.0.1:
    their cost printed separately), peer N-1 notes when each is verified and stored. (a) a burst of
    ``--attestations`` → attestations/s from the first announce to the last arrival (the latency of a burst
    is mostly queueing: printed, but labelled so); (b) ``--paced`` announcements at ``--rate``/s on a timer →
-   p50/p99 latency *at that offered load*.
+   p50/p99 latency *at that offered load*. Both split into announce → batch signed on peer 0 and the p50
+   of each hop (every peer notes its arrivals); plus ``verify_gossip`` of the largest batch timed alone.
 2. **Raw GossipSub** (``gossip_raw``): the same chain of plain py-libp2p peers (one process each with
-   ``--procs``), peer 0 publishes a burst of messages the size of peer 0's mean batch message.
+   ``--procs``), peer 0 publishes a burst of messages the size of peer 0's mean batch message, then (procs)
+   as many messages as the paced run published, of their mean size, at their rate: GossipSub's own latency.
 3. **Converged vs recomputed** (``gossip_converge``): slot ``--slots`` of an aos process (``Eval`` with a
    Lua loop per message) computed cold on A (and B), served by C from A's and B's attestations; then
    the same with ``test-exec@1.0``. Skipped, with the reason, when the aos module is absent.
 
 Usage: ``python bench/gossip.py [--in-process] [--peers 5] [--attestations 4000] [--paced 4000]
-[--rate 2000] [--slots 20]``. Absolute numbers depend on the machine (here 2 cores for 5 peers); compare
+[--rate 2000] [--batch-size 256] [--batch-delay 0.02] [--slots 20] [--no-gossip] [--no-converge]``. Absolute numbers depend on the machine (here 2 cores for 5 peers); compare
 the ratios.
 """
 
