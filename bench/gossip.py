@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -243,7 +244,12 @@ def main() -> None:
     elif args.in_process:
         trio.run(in_process_mode, args)
     else:
-        procs_mode(args)
+        # SIGTERM unwinds like Ctrl-C, so the clusters stop their peer processes on the way out
+        previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        try:
+            procs_mode(args)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     if not args.no_converge:
         trio.run(converge_part, args)
     print(f"machine: load average {os.getloadavg()[0]:.2f} at the end")
