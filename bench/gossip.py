@@ -188,7 +188,7 @@ async def converge_part(args: argparse.Namespace) -> None:
         aos = trials[0]
 
         def med(attr: str) -> float:
-            return statistics.median(getattr(t, attr) for t in trials) * 1000
+            return float(statistics.median(getattr(t, attr) for t in trials)) * 1000
 
         def span(attr: str) -> str:
             values = [getattr(t, attr) * 1000 for t in trials]
