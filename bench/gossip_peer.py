@@ -1,0 +1,292 @@
+"""One benchmark peer in its own OS process (``bench/gossip.py --procs``), driven over a pipe.
+
+``peer_main(spec, conn)`` is the entry point (``multiprocessing`` "spawn" target). The peer starts its
+node on 127.0.0.1 port 0, sends ``("ready", listen_addr, peer_id)``, then serves commands until
+``("stop",)`` or until the pipe closes (the parent died: the peer exits too). Every reply is a tuple;
+a failure is reported as ``("error", traceback)`` and ends the peer.
+
+Commands (both kinds, ``spec.kind`` "peering" = ``node.peering.Peering`` over ``Libp2pNode``, "raw" =
+py-libp2p GossipSub directly, as ``gossip_raw.raw_node``):
+
+* ``("link", prev_addr, prev_id, next_id)``: dial the previous peer of the chain, wait (bounded) until
+  the mesh holds both neighbours → ``("linked",)``.
+* ``("send", tag, count, rate, size)``: peering: build ``count`` result messages and their ids before
+  the timed part, then ``announce`` them under process ``tag`` (on a trio timer schedule when
+  ``rate`` > 0) → ``("sent", send_times, id_us)``; raw: publish ``count`` ``size``-byte messages →
+  ``("sent", send_times, 0.0)``.
+* ``("collect", tag, count, idle_s, cap_s)``: wait until ``count`` arrivals of ``tag``, ``idle_s``
+  without one, or ``cap_s`` in all → ``("arrived", {slot or seq: perf_counter}, stats)``.
+* ``("probe",)`` (peering) → ``("probed", ms, statements)``: ``verify_gossip`` on the largest batch
+  message this peer published, timed here (what each receiving hop's validator spends on it).
+* ``("stats",)`` → ``("stats", {...})`` (peering: batches and statements published, rejections, bytes
+  and count of the gossip messages published).
+
+Times are ``time.perf_counter()`` (CLOCK_MONOTONIC on Linux: comparable across processes).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+import traceback
+from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import trio
+import trio.lowlevel
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+LINK_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class PeerSpec:
+    kind: str  # "peering" | "raw"
+    index: int
+    data_dir: str = ""
+    wallet_path: str = ""
+    trusted: tuple[str, ...] = ()
+    batch_size: int = 512
+    batch_delay_s: float = 0.02
+
+
+def quiet_logs() -> None:
+    logging.basicConfig(level=logging.ERROR)
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("libp2p")] + ["libp2p"]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+async def receive(conn: Connection) -> tuple[Any, ...]:
+    """The next command; ``EOFError`` when the parent is gone."""
+    while not conn.poll():
+        await trio.lowlevel.wait_readable(conn.fileno())
+    command: tuple[Any, ...] = conn.recv()
+    return command
+
+
+class Arrivals:
+    """First arrival time per (tag, key), and a wake-up for whoever waits on a count."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, dict[int, float]] = {}
+        self._changed = trio.Event()
+
+    def note(self, tag: str, key: int, now: float) -> None:
+        self.times.setdefault(tag, {}).setdefault(key, now)
+        self._changed.set()
+
+    async def collect(self, tag: str, count: int, idle_s: float, cap_s: float) -> dict[int, float]:
+        """Arrivals of ``tag`` once ``count`` are in, nothing came for ``idle_s``, or after ``cap_s``."""
+        with trio.move_on_after(cap_s):
+            while len(self.times.get(tag, {})) < count:
+                self._changed = trio.Event()
+                with trio.move_on_after(idle_s) as idle:
+                    await self._changed.wait()
+                if idle.cancelled_caught:
+                    break
+        return self.times.pop(tag, {})
+
+
+class PeeringPeer:
+    def __init__(self, spec: PeerSpec) -> None:
+        self.spec = spec
+        self.arrivals = Arrivals()
+
+    async def enter(self, stack: AsyncExitStack) -> None:
+        from node._store import LmdbStore
+
+        self.store = LmdbStore(Path(self.spec.data_dir), map_size_bytes=1 << 30)
+        stack.callback(self.store.close)
+
+    async def start(self, nursery: trio.Nursery) -> tuple[str, str]:
+        from devices.core import RsaWallet
+        from node.peering import Peering, TrustPolicy
+        from p2p import Libp2pNode, P2PConfig
+
+        store = self.store
+        node = Libp2pNode(
+            seed=bytes([50 + self.spec.index]) * 32,
+            config=P2PConfig(rate_limit_per_s=1e6, rate_limit_burst=1e6),
+        )
+        trust = TrustPolicy(frozenset(self.spec.trusted), 1)
+        self.node = node
+        self.peering = Peering(
+            node,
+            store,
+            RsaWallet.load(self.spec.wallet_path),
+            trust,
+            batch_size=self.spec.batch_size,
+            batch_delay_s=self.spec.batch_delay_s,
+        )
+        await nursery.start(self.peering.run)
+        self.sizes: list[int] = []
+        self.largest = b""
+        publish = node.publish
+
+        async def sized_publish(topic: str, data: bytes) -> None:
+            self.sizes.append(len(data))
+            if len(data) >= len(self.largest):
+                self.largest = data
+            await publish(topic, data)
+
+        node.publish = sized_publish  # type: ignore[method-assign]
+
+        def arrived(records: list[Any]) -> None:
+            now = time.perf_counter()
+            for record in records:
+                self.arrivals.note(record.process, record.slot, now)
+
+        self.peering.add_listener(arrived)
+        return node.listen_addrs[0], node.peer_id
+
+    async def link(self, prev_addr: str | None, prev_id: str | None, next_id: str | None) -> None:
+        from node.peering import TOPIC
+
+        if prev_addr is not None:
+            await self.node.connect(prev_addr)
+        with trio.fail_after(LINK_TIMEOUT_S):
+            for other in (prev_id, next_id):
+                if other is not None:
+                    await self.node.wait_for_mesh(other, TOPIC)
+
+    async def send(self, tag: str, count: int, rate: float, size: int) -> tuple[list[float], float]:
+        from devices.core import Message, message_id
+
+        messages = [Message({"slot": slot, "data": b"x" * size}) for slot in range(count)]
+        t0 = time.perf_counter()
+        for msg in messages:
+            message_id(msg)  # memoised on the instance where Message supports it: announce reuses it
+        id_us = (time.perf_counter() - t0) / max(count, 1) * 1e6
+        sends: list[float] = []
+        start = trio.current_time()
+        for slot, msg in enumerate(messages):
+            if rate > 0:
+                await trio.sleep_until(start + slot / rate)
+            sends.append(time.perf_counter())
+            await self.peering.announce(tag, slot, msg, f"hp-{slot}", ["test-exec@1.0"])
+        return sends, id_us
+
+    def probe(self, reps: int = 5) -> tuple[float, int]:
+        """What one receiving hop's validator spends on the largest batch message published here:
+        ``verify_gossip`` (decode, root recomputed, signature) in ms, and its statement count."""
+        from node.peering import verify_gossip
+
+        item = verify_gossip(self.largest, self.peering.evidence_checker)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            verify_gossip(self.largest, self.peering.evidence_checker)
+        return (time.perf_counter() - t0) / reps * 1000, len(item.claims)
+
+    def stats(self) -> dict[str, float]:
+        s = self.peering.stats
+        return {
+            "batches": s.batches_published,
+            "statements": s.statements_published,
+            "rejected": s.rejected,
+            "messages": len(self.sizes),
+            "bytes": sum(self.sizes),
+        }
+
+
+class RawPeer:
+    TOPIC = "bench/gossip"
+
+    def __init__(self, spec: PeerSpec) -> None:
+        self.spec = spec
+        self.arrivals = Arrivals()
+
+    async def enter(self, stack: AsyncExitStack) -> None:
+        from bench import gossip_raw
+
+        self.host, self.pubsub = await stack.enter_async_context(gossip_raw.raw_node(self.spec.index))
+
+    async def start(self, nursery: trio.Nursery) -> tuple[str, str]:
+        sub = await self.pubsub.subscribe(self.TOPIC)
+        nursery.start_soon(self._take, sub)
+        return str(self.host.get_addrs()[0]), self.host.get_id().to_base58()  # type: ignore[attr-defined]
+
+    async def _take(self, sub: Any) -> None:
+        from bench import gossip_raw
+
+        while True:
+            msg = await sub.get()
+            now = time.perf_counter()
+            _, seq = gossip_raw.HEADER.unpack_from(msg.data)
+            self.arrivals.note(self.TOPIC, seq, now)
+
+    async def link(self, prev_addr: str | None, prev_id: str | None, next_id: str | None) -> None:
+        from libp2p.peer.id import ID
+        from libp2p.peer.peerinfo import info_from_p2p_addr
+        from multiaddr import Multiaddr
+
+        if prev_addr is not None:
+            await self.host.connect(info_from_p2p_addr(Multiaddr(prev_addr)))  # type: ignore[attr-defined]
+        with trio.fail_after(LINK_TIMEOUT_S):
+            for other in (prev_id, next_id):
+                if other is not None:
+                    await self.pubsub.wait_for_mesh(ID.from_base58(other), self.TOPIC)
+
+    async def send(self, tag: str, count: int, rate: float, size: int) -> tuple[list[float], float]:
+        from bench import gossip_raw
+
+        sends: list[float] = []
+        start = trio.current_time()
+        for seq in range(count):
+            if rate > 0:
+                await trio.sleep_until(start + seq / rate)
+            sends.append(time.perf_counter())
+            await self.pubsub.publish(self.TOPIC, gossip_raw.payload(seq, size))
+            await trio.lowlevel.checkpoint()  # as a direct libp2p user must, or nothing else runs
+        return sends, 0.0
+
+    def stats(self) -> dict[str, float]:
+        return {}
+
+
+async def handle(peer: PeeringPeer | RawPeer, command: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Run one command; its reply."""
+    if command[0] == "link":
+        await peer.link(*command[1:])
+        return ("linked",)
+    if command[0] == "send":
+        return ("sent", *await peer.send(*command[1:]))
+    if command[0] == "collect":
+        tag = RawPeer.TOPIC if isinstance(peer, RawPeer) else command[1]
+        return ("arrived", await peer.arrivals.collect(tag, *command[2:]), peer.stats())
+    if command[0] == "probe" and isinstance(peer, PeeringPeer):
+        return ("probed", *peer.probe())
+    if command[0] == "stats":
+        return ("stats", peer.stats())
+    raise ValueError(f"unknown command {command[0]!r}")
+
+
+async def serve(spec: PeerSpec, conn: Connection) -> None:
+    peer: PeeringPeer | RawPeer = PeeringPeer(spec) if spec.kind == "peering" else RawPeer(spec)
+    async with AsyncExitStack() as stack:
+        await peer.enter(stack)  # contexts that open nurseries: entered before, left after ours
+        async with trio.open_nursery() as nursery:
+            addr, peer_id = await peer.start(nursery)
+            conn.send(("ready", addr, peer_id))
+            while (command := await receive(conn))[0] != "stop":
+                conn.send(await handle(peer, command))
+            nursery.cancel_scope.cancel()
+
+
+def peer_main(spec: PeerSpec, conn: Connection) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the peers
+    quiet_logs()
+    try:
+        trio.run(serve, spec, conn)
+    except EOFError:
+        return  # the parent went away: just exit
+    except Exception:
+        with suppress(OSError):
+            conn.send(("error", traceback.format_exc()))
+        raise
+    finally:
+        conn.close()
