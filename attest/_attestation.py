@@ -135,8 +135,11 @@ class Statement:
         except (cbor2.CBORError, ValueError, TypeError, RecursionError, OverflowError) as exc:
             raise EvidenceMalformed(f"statement is not CBOR: {exc}") from exc
         statement = cls.from_facts(facts)
-        if statement.to_cbor() != data:
+        # Canonical iff the keys came in canonical order and re-encoding them as decoded (cbor2 writes
+        # minimal heads and definite lengths) gives the same bytes: no re-sorting needed.
+        if tuple(facts) not in _CANONICAL_ORDERS or cbor2.dumps(facts) != data:
             raise EvidenceMalformed("statement CBOR is not canonical")
+        statement.__dict__["_cbor"] = data
         return statement
 
     @classmethod
@@ -185,6 +188,12 @@ class Statement:
         return statement
 
 
+_CANONICAL_ORDERS = frozenset(
+    {
+        ("slot", "result", "process", "attester", "hashpath", "device-stack"),
+        ("slot", "result", "process", "attester", "evidence", "hashpath", "device-stack"),
+    }
+)
 _STATEMENT_KEYS = frozenset({"process", "slot", "result", "hashpath", "device-stack", "attester", "evidence"})
 
 

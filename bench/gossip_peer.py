@@ -26,7 +26,9 @@ Times are ``time.perf_counter()`` (CLOCK_MONOTONIC on Linux: comparable across p
 
 from __future__ import annotations
 
+import cProfile
 import logging
+import os
 import signal
 import time
 import traceback
@@ -280,7 +282,11 @@ async def serve(spec: PeerSpec, conn: Connection) -> None:
 def peer_main(spec: PeerSpec, conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the peers
     quiet_logs()
+    profile_dir = os.environ.get("HYPERPEER_BENCH_PROFILE")  # a directory: one cProfile dump per peer
+    profiler = cProfile.Profile() if profile_dir else None
     try:
+        if profiler is not None:
+            profiler.enable()
         trio.run(serve, spec, conn)
     except EOFError:
         return  # the parent went away: just exit
@@ -289,4 +295,7 @@ def peer_main(spec: PeerSpec, conn: Connection) -> None:
             conn.send(("error", traceback.format_exc()))
         raise
     finally:
+        if profiler is not None and profile_dir:
+            profiler.disable()
+            profiler.dump_stats(os.path.join(profile_dir, f"peer-{spec.index}-{os.getpid()}.prof"))
         conn.close()

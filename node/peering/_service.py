@@ -143,6 +143,7 @@ class Peering:
         self.p2p = p2p
         self.store = store
         self.wallet = wallet
+        self._address = wallet.address  # hashing the modulus on every announce would cost ~6 us each
         self.trust = trust
         self.index = AttestationIndex(store)
         self.stats = PeeringStatistics()
@@ -248,7 +249,7 @@ class Peering:
             result=result_id,
             hashpath=hashpath,
             device_stack=tuple(device_stack),
-            attester=self.wallet.address,
+            attester=self._address,
             evidence=self._evidence_id,
         )
         await trio.lowlevel.checkpoint_if_cancelled()
