@@ -81,8 +81,9 @@ class IndexTxn:
         value = self._txn.get(_key(key))
         return None if value is None else bytes(value)
 
-    def put(self, key: str | bytes, value: bytes) -> None:
-        self._txn.put(_key(key), bytes(value))
+    def put(self, key: str | bytes, value: bytes, *, overwrite: bool = True) -> bool:
+        """Write ``key``; with ``overwrite=False`` an existing key is kept and False returned."""
+        return bool(self._txn.put(_key(key), bytes(value), overwrite=overwrite))
 
 
 @final

@@ -75,6 +75,11 @@ def _prefix(process: str, slot: int) -> bytes:
     return f"{process}\x00{slot:020d}\x00".encode()
 
 
+def _claims_differ(record: Record, stored: bytes) -> bool:
+    known = Record.decode(record.process, record.slot, record.attester, stored)
+    return (known.result, known.hashpath) != (record.result, record.hashpath)
+
+
 def _key(record: Record) -> bytes:
     return _prefix(record.process, record.slot) + record.attester.encode()
 
@@ -106,13 +111,11 @@ class AttestationIndex:
                 fresh: list[Record] = []
                 for record in records:
                     key = _key(record)
-                    old = txn.get(key)
-                    if old is None:
-                        txn.put(key, record.encode())
+                    if txn.put(key, record.encode(), overwrite=False):
                         fresh.append(record)
                         continue
-                    known = Record.decode(record.process, record.slot, record.attester, old)
-                    if (known.result, known.hashpath) != (record.result, record.hashpath):
+                    old = txn.get(key)  # the attester's first claim about the slot: it stays
+                    if old is not None and _claims_differ(record, old):
                         self.equivocations += 1
                 needed = {name for r in fresh for name in (r.source, r.evidence) if name}
                 for name in needed & blobs.keys():
