@@ -14,9 +14,10 @@ Theory of operation:
 3. **Production**: ``announce(process, slot, result, hashpath, device_stack)`` queues a ``Statement``
    (and the result, to be stored under ``message_id(result)``); the batcher takes up to ``batch_size``
    statements or whatever arrived within ``batch_delay_s`` of the first and, in a worker thread,
-   stores their results, signs one Merkle batch with the node wallet and indexes it; then publishes
-   it in the compact form (every statement's leaf bytes plus the signed header; receivers recompute
-   the root), split so each message stays under ``GOSSIP_BATCH_BYTES``.
+   stores their results, signs one Merkle batch with the node wallet and indexes it; a publisher task
+   then publishes it (while the next batch is signed) in the compact form (every statement's leaf
+   bytes plus the signed header; receivers recompute the root), split so each message stays under
+   ``GOSSIP_BATCH_BYTES``.
 4. **Convergence**: ``lookup(process, slot)`` converges the stored claims (``_trust``); if they do not
    reach ``k``, it first asks connected peers for their attestations of that slot (how a restarted
    or late peer catches up) and verifies each one. With agreement it loads the result, or fetches it
@@ -27,7 +28,8 @@ Theory of operation:
    (see ``_fetch``).
 
 Cancellation/shutdown: cancelling ``run`` stops the batcher (statements still queued are dropped: they
-were never signed), unsubscribes and leaves the backend, which closes its connections.
+were never signed) and the publisher (a batch signed but not yet published stays indexed here; peers
+get it on catch-up), unsubscribes and leaves the backend, which closes its connections.
 """
 
 from __future__ import annotations
@@ -160,6 +162,7 @@ class Peering:
             self._evidence_id = b64u_encode(hashlib.sha256(self._evidence_raw(evidence)).digest())
         self._send, self._recv = trio.open_memory_channel[Statement](max(batch_size, 64))
         self._ingest = Ingest(self.index)
+        self._outbox_send, self._outbox_recv = trio.open_memory_channel[tuple[bytes, int]](2)
         self._running = False
         self._pending: dict[str, Message] = {}
 
@@ -187,6 +190,7 @@ class Peering:
                 await nursery.start(self._ingest.run)
                 nursery.start_soon(self._drain, channel)
                 nursery.start_soon(self._batcher)
+                nursery.start_soon(self._publisher)
                 self._running = True
                 try:
                     task_status.started(self)
@@ -270,7 +274,7 @@ class Peering:
                         except trio.WouldBlock:
                             batch.append(await self._recv.receive())
                 for chunk in self._chunks(batch):
-                    await self._publish_batch(chunk)
+                    await self._sign_batch(chunk)
 
     def _chunks(self, batch: list[Statement]) -> list[list[Statement]]:
         """Split ``batch`` so each compact gossip message stays under ``GOSSIP_BATCH_BYTES`` and
@@ -287,7 +291,7 @@ class Peering:
             used += size
         return chunks
 
-    async def _publish_batch(self, batch: list[Statement]) -> None:
+    async def _sign_batch(self, batch: list[Statement]) -> None:
         results = [(s.result, self._pending.pop(s.result, None)) for s in batch]
 
         def store_sign_index() -> tuple[bytes, list[Record]]:
@@ -310,13 +314,18 @@ class Peering:
 
         data, fresh = await trio.to_thread.run_sync(store_sign_index)
         self._ingest.notify(fresh)
-        try:
-            await self.p2p.publish(TOPIC, data)
-        except (P2PError, WireError) as exc:
-            log.warning("could not publish an attestation batch of %d: %s", len(batch), exc)
-            return
-        self.stats.batches_published += 1
-        self.stats.statements_published += len(batch)
+        await self._outbox_send.send((data, len(batch)))  # the next batch is signed while this one goes out
+
+    async def _publisher(self) -> None:
+        async with self._outbox_recv:
+            async for data, count in self._outbox_recv:
+                try:
+                    await self.p2p.publish(TOPIC, data)
+                except (P2PError, WireError) as exc:
+                    log.warning("could not publish an attestation batch of %d: %s", count, exc)
+                    continue
+                self.stats.batches_published += 1
+                self.stats.statements_published += count
 
     # -- convergence -------------------------------------------------------------------------
 
