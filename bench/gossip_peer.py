@@ -222,16 +222,14 @@ class RawPeer:
             self.arrivals.note(self.TOPIC, seq, now)
 
     async def link(self, prev_addr: str | None, prev_id: str | None, next_id: str | None) -> None:
-        from libp2p.peer.id import ID
-        from libp2p.peer.peerinfo import info_from_p2p_addr
-        from multiaddr import Multiaddr
+        from bench import gossip_raw  # the one bench module that uses libp2p directly
 
         if prev_addr is not None:
-            await self.host.connect(info_from_p2p_addr(Multiaddr(prev_addr)))  # type: ignore[attr-defined]
+            await gossip_raw.raw_connect(self.host, prev_addr)
         with trio.fail_after(LINK_TIMEOUT_S):
             for other in (prev_id, next_id):
                 if other is not None:
-                    await self.pubsub.wait_for_mesh(ID.from_base58(other), self.TOPIC)
+                    await gossip_raw.raw_wait_for_mesh(self.pubsub, other, self.TOPIC)
 
     async def send(self, tag: str, count: int, rate: float, size: int) -> tuple[list[float], float]:
         from bench import gossip_raw

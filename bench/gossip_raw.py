@@ -33,6 +33,7 @@ from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.network.config import ConnectionConfig
+from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
 from libp2p.pubsub.pubsub import Pubsub
@@ -149,6 +150,15 @@ async def raw_node(index: int) -> AsyncIterator[tuple[object, Pubsub]]:
             yield host, pubsub
     finally:
         pubsub.seen_messages.stop()
+
+
+async def raw_connect(host: object, addr: str) -> None:
+    """Dial ``addr`` (a ``/p2p/``-suffixed multiaddr) from a ``raw_node`` host."""
+    await host.connect(info_from_p2p_addr(multiaddr.Multiaddr(addr)))  # type: ignore[attr-defined]
+
+
+async def raw_wait_for_mesh(pubsub: Pubsub, peer_id: str, topic: str) -> None:
+    await pubsub.wait_for_mesh(ID.from_base58(peer_id), topic)
 
 
 async def run_raw(peers: int, count: int, size: int, rate: float) -> Result:
