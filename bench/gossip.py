@@ -5,22 +5,29 @@ next to raw py-libp2p GossipSub measured in the same run; serving a converged ao
 faster than recomputing it. On 127.0.0.1:
 
 1. **Attestations** (``--procs``, the default: one OS process per peer, ``gossip_peer``/``gossip_procs``;
-   ``--in-process``: all peers in this one Trio loop, ``gossip_inproc``): N ``Peering`` peers over
-   ``Libp2pNode`` in a chain 0→…→N-1; peer 0 ``announce``s results (ids computed before the timed part,
-   their cost printed separately), peer N-1 notes when each is verified and stored. (a) a burst of
-   ``--attestations`` → attestations/s from the first announce to the last arrival (the latency of a burst
-   is mostly queueing: printed, but labelled so); (b) ``--paced`` announcements at ``--rate``/s on a timer →
-   p50/p99 latency *at that offered load*. Both split into announce → batch signed on peer 0 and the p50
-   of each hop (every peer notes its arrivals); plus ``verify_gossip`` of the largest batch timed alone.
-2. **Raw GossipSub** (``gossip_raw``): the same chain of plain py-libp2p peers (one process each with
-   ``--procs``), peer 0 publishes a burst of messages the size of peer 0's mean batch message, then (procs)
-   as many messages as the paced run published, of their mean size, at their rate: GossipSub's own latency.
+   ``--in-process``: all peers in this one Trio loop, ``gossip_inproc``, chain only): N ``Peering`` peers
+   over ``Libp2pNode``, for each ``--topology`` (default ``both``): ``chain`` 0→…→N-1 (N-1 sequential
+   hops, the worst case for latency; peer N-1 measures) and ``mesh`` (every peer dials every other, which
+   GossipSub's default degree 6 makes a full mesh; peers 1…N-1 all measure, a message counts once it is on
+   all of them). Peer 0 ``announce``s results (ids computed before the timed part, their cost printed
+   separately); the receivers note when each is verified and stored. (a) a burst of ``--attestations`` →
+   attestations/s from the first announce to the last arrival that completes the delivery (the latency of
+   a burst is mostly queueing: printed, but labelled so); (b) ``--paced`` announcements at ``--rate``/s on
+   a timer → p50/p99 latency *at that offered load* (mesh: over every (peer, attestation) arrival, plus
+   each peer's p50). Both split into announce → batch signed on peer 0 → stored on a receiver, and (chain)
+   the p50 of each hop (every peer notes its arrivals); plus ``verify_gossip`` of the largest batch timed
+   alone. The "targets" line is printed per topology.
+2. **Raw GossipSub** (``gossip_raw``): the same topology of plain py-libp2p peers (one process each with
+   ``--procs``), peer 0 publishes a burst of ``--raw-messages`` the size of peer 0's mean batch message,
+   then as many messages as the paced run published, of their mean size, at their rate: GossipSub's own
+   latency, measured at the same receivers.
 3. **Converged vs recomputed** (``gossip_converge``): slot ``--slots`` of an aos process (``Eval`` with a
    Lua loop per message) computed cold on A (and B), served by C from A's and B's attestations; then
    the same with ``test-exec@1.0``. Skipped, with the reason, when the aos module is absent.
 
-Usage: ``python bench/gossip.py [--in-process] [--peers 5] [--attestations 4000] [--paced 4000]
-[--rate 2000] [--batch-size 512] [--batch-delay 0.02] [--slots 20] [--no-gossip] [--no-converge]``. Absolute numbers depend on the machine (here 2 cores for 5 peers); compare
+Usage: ``python bench/gossip.py [--in-process] [--peers 5] [--topology chain|mesh|both] [--attestations 4000]
+[--paced 4000] [--rate 2000] [--raw-messages 500] [--batch-size 512] [--batch-delay 0.02] [--slots 20]
+[--no-gossip] [--no-converge]``. Absolute numbers depend on the machine (here 2 cores for 5 peers); compare
 the ratios.
 """
 
@@ -44,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import gossip_converge, gossip_raw  # noqa: E402
 from bench.gossip_peer import PeerSpec, quiet_logs  # noqa: E402
-from bench.gossip_procs import Cluster, Phase, pct  # noqa: E402
+from bench.gossip_procs import TOPOLOGIES, Cluster, Phase, pct  # noqa: E402
 from devices.core import RsaWallet  # noqa: E402
 
 AOS = "aos-2-pure-xs.wasm"
@@ -61,11 +68,14 @@ def wallets_for(count: int) -> list[RsaWallet]:
     return [RsaWallet.generate(4096)] + [RsaWallet.generate(2048) for _ in range(count - 1)]
 
 
-def print_phase(label: str, p: Phase, stats: bool) -> None:
+def print_phase(label: str, p: Phase, stats: bool, mesh: bool) -> None:
+    where = f"on all {len(p.per_peer)} other peers " if mesh else ""
     line = (
-        f"  {label}: delivered {p.delivered}/{p.sent}, {p.rate():.0f}/s end to end "
+        f"  {label}: delivered {where}{p.delivered}/{p.sent}, {p.rate():.0f}/s end to end "
         f"(sender loop {p.sent / max(p.send_s, 1e-9):.0f}/s), p50 {p.pct(0.5):.1f} ms, p99 {p.pct(0.99):.1f} ms"
     )
+    if mesh:
+        line += f" over all {len(p.latencies_ms)} (peer, message) arrivals"
     if stats and p.stats.get("batches"):
         s = p.stats
         line += (
@@ -76,68 +86,75 @@ def print_phase(label: str, p: Phase, stats: bool) -> None:
     if p.signed_ms:
         print(
             f"    of which announce -> batch signed on peer 0: p50 {pct(p.signed_ms, 0.5):.1f} ms, "
-            f"p99 {pct(p.signed_ms, 0.99):.1f} ms; signed on peer 0 -> stored on the last peer: "
+            f"p99 {pct(p.signed_ms, 0.99):.1f} ms; signed on peer 0 -> stored on "
+            f"{'each other peer' if mesh else 'the last peer'}: "
             f"p50 {pct(p.hop_ms, 0.5):.1f} ms, p99 {pct(p.hop_ms, 0.99):.1f} ms"
         )
-    if p.per_hop_p50_ms:
+    if p.per_hop_p50_ms and not mesh:
         hops = ", ".join(f"{i}->{i + 1} {ms:.1f}" for i, ms in enumerate(p.per_hop_p50_ms))
         print(f"    p50 per hop (ms; from {'signed' if p.signed_ms else 'sent'} on peer 0): {hops}")
+    if mesh:
+        peers = ", ".join(f"{i}: {ms:.1f} ({got}/{p.sent})" for i, got, ms in p.per_peer)
+        print(f"    p50 per peer (ms from sent on peer 0; delivered): {peers}")
 
 
-def procs_mode(args: argparse.Namespace) -> None:
-    n = args.peers
-    wallets = wallets_for(n)
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for i, wallet in enumerate(wallets):
-            paths.append(str(Path(tmp) / f"wallet-{i}.json"))
-            wallet.save(paths[-1])
-        trusted = tuple(w.address for w in wallets)
-        specs = [
-            PeerSpec(
-                "peering",
-                i,
-                str(Path(tmp) / f"peer-{i}"),
-                paths[i],
-                trusted,
-                args.batch_size,
-                args.batch_delay,
-            )
-            for i in range(n)
-        ]
-        print(
-            f"attestation gossip, {n} peers in a chain, one OS process each, node 0 -> node {n - 1} "
-            f"(batch_size {args.batch_size}, batch_delay {args.batch_delay * 1000:g} ms):"
+SHAPES = {
+    "chain": "in a chain 0->1->...->{last} ({hops} sequential hops), node 0 announces, node {last} measures",
+    "mesh": "in a full mesh (every peer dials every other), node 0 announces, nodes 1..{last} all measure",
+}
+
+
+def topology_run(
+    args: argparse.Namespace, topology: str, tmp: str, paths: list[str], trusted: tuple[str, ...]
+) -> None:
+    n, mesh = args.peers, topology == "mesh"
+    specs = [
+        PeerSpec(
+            "peering", i, f"{tmp}/{topology}-peer-{i}", paths[i], trusted, args.batch_size, args.batch_delay
         )
-        with Cluster(specs) as cluster:
-            cluster.phase("W" * 43, 200)  # warm-up: connections, code paths
-            burst = cluster.phase("B" * 43, args.attestations)
-            paced = cluster.phase("C" * 43, args.paced, rate=args.rate)
-            _, verify_ms, verify_n = cluster.ask(0, ("probe",))
-        print(f"  result ids computed before the timed part: {burst.id_us:.1f} us per id")
-        print_phase(f"burst of {args.attestations} (latency here is queueing)", burst, True)
-        print_phase(f"paced, at offered load {args.rate:g}/s for {args.paced / args.rate:.1f} s", paced, True)
-        print(
-            f"  one hop's verify_gossip of a {verify_n}-statement batch message (timed alone on peer 0): "
-            f"{verify_ms:.1f} ms ({verify_ms / max(verify_n, 1) * 1000:.0f} us per statement)"
-        )
-        envelope = int(burst.stats["bytes"] / max(burst.stats["messages"], 1))
-        # raw at the paced run's own message size and message rate: the latency GossipSub itself adds
-        paced_msgs = max(int(paced.stats["messages"]), 10)
-        paced_size = int(paced.stats["bytes"] / max(paced.stats["messages"], 1))
-        paced_rate = paced_msgs / (args.paced / args.rate)
-        with Cluster([PeerSpec("raw", i) for i in range(n)]) as cluster:
-            cluster.phase("", 20, size=envelope)  # warm-up
-            raw = cluster.phase("", args.raw_messages, size=envelope)
-            raw_paced = cluster.phase("", paced_msgs, rate=paced_rate, size=paced_size)
+        for i in range(n)
+    ]
+    shape = SHAPES[topology].format(last=n - 1, hops=n - 1)
+    print(f"=== topology: {topology.upper()} ===")
     print(
-        f"raw py-libp2p GossipSub, same chain, one OS process each (node 0 publishes, node {n - 1} receives):"
+        f"attestation gossip, {n} peers {shape}, one OS process each "
+        f"(batch_size {args.batch_size}, batch_delay {args.batch_delay * 1000:g} ms):"
     )
-    print_phase(f"burst of {args.raw_messages} x {envelope} B (the burst's mean batch message)", raw, False)
+    with Cluster(specs, topology) as cluster:
+        cluster.phase("W" * 43, 200)  # warm-up: connections, code paths
+        burst = cluster.phase("B" * 43, args.attestations)
+        paced = cluster.phase("C" * 43, args.paced, rate=args.rate)
+        _, verify_ms, verify_n = cluster.ask(0, ("probe",))
+    print(f"  result ids computed before the timed part: {burst.id_us:.1f} us per id")
+    print_phase(f"burst of {args.attestations} (latency here is queueing)", burst, True, mesh)
+    print_phase(
+        f"paced, at offered load {args.rate:g}/s for {args.paced / args.rate:.1f} s", paced, True, mesh
+    )
+    print(
+        f"  one hop's verify_gossip of a {verify_n}-statement batch message (timed alone on peer 0): "
+        f"{verify_ms:.1f} ms ({verify_ms / max(verify_n, 1) * 1000:.0f} us per statement)"
+    )
+    envelope = int(burst.stats["bytes"] / max(burst.stats["messages"], 1))
+    # raw at the paced run's own message size and message rate: the latency GossipSub itself adds
+    paced_msgs = max(int(paced.stats["messages"]), 10)
+    paced_size = int(paced.stats["bytes"] / max(paced.stats["messages"], 1))
+    paced_rate = paced_msgs / (args.paced / args.rate)
+    with Cluster([PeerSpec("raw", i) for i in range(n)], topology) as cluster:
+        cluster.phase("", 20, size=envelope)  # warm-up
+        raw = cluster.phase("", args.raw_messages, size=envelope)
+        raw_paced = cluster.phase("", paced_msgs, rate=paced_rate, size=paced_size)
+    print(f"raw py-libp2p GossipSub, same {topology}, one OS process each, node 0 publishes:")
+    print_phase(
+        f"burst of {args.raw_messages} x {envelope} B (the burst's mean batch message)",
+        raw,
+        False,
+        mesh,
+    )
     print_phase(
         f"paced, {paced_msgs} x {paced_size} B at {paced_rate:.1f} msg/s (the paced run's batch messages)",
         raw_paced,
         False,
+        mesh,
     )
     raw_rate = max(raw.rate(), 1e-9)
     batch_rate = burst.stats["messages"] / max(burst.span_s, 1e-9)
@@ -145,11 +162,24 @@ def procs_mode(args: argparse.Namespace) -> None:
         f"  ratio: batch messages/s vs raw msg/s {batch_rate / raw_rate:.2f}x; "
         f"attestations/s vs raw msg/s {burst.rate() / raw_rate:.1f}x"
     )
+    to = f"to all {n - 1} other peers" if mesh else f"to node {n - 1}"
     print(
-        f"  targets: >= 10000 attestations/s: {burst.rate():.0f} ({'met' if burst.rate() >= 1e4 else 'NOT met'}); "
-        f"p99 < 100 ms at {args.rate:g}/s: {paced.pct(0.99):.1f} ms "
+        f"  targets ({topology}): >= 10000 attestations/s {to}: {burst.rate():.0f} "
+        f"({'met' if burst.rate() >= 1e4 else 'NOT met'}); p99 < 100 ms at {args.rate:g}/s: {paced.pct(0.99):.1f} ms "
         f"({'met' if paced.pct(0.99) < 100 and paced.delivered == paced.sent else 'NOT met'})"
     )
+
+
+def procs_mode(args: argparse.Namespace) -> None:
+    wallets = wallets_for(args.peers)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, wallet in enumerate(wallets):
+            paths.append(str(Path(tmp) / f"wallet-{i}.json"))
+            wallet.save(paths[-1])
+        trusted = tuple(w.address for w in wallets)
+        for topology in TOPOLOGIES if args.topology == "both" else (args.topology,):
+            topology_run(args, topology, tmp, paths, trusted)
 
 
 async def in_process_mode(args: argparse.Namespace) -> None:
@@ -225,6 +255,12 @@ def main() -> None:
     mode.add_argument("--procs", action="store_true", default=True, help="one OS process per peer (default)")
     mode.add_argument("--in-process", action="store_true", help="all peers in this one Trio loop")
     parser.add_argument("--peers", type=int, default=5, choices=range(3, 6))
+    parser.add_argument(
+        "--topology",
+        choices=(*TOPOLOGIES, "both"),
+        default="both",
+        help="--procs only; --in-process is a chain",
+    )
     parser.add_argument("--attestations", type=int, default=4000, help="burst size")
     parser.add_argument("--paced", type=int, default=4000, help="announcements in the paced run")
     parser.add_argument("--rate", type=float, default=2000.0, help="offered load of the paced run, per s")
@@ -237,6 +273,8 @@ def main() -> None:
     parser.add_argument("--no-gossip", action="store_true", help="skip parts 1 and 2")
     parser.add_argument("--no-converge", action="store_true", help="skip part 3")
     args = parser.parse_args()
+    if args.in_process and args.topology == "mesh":
+        parser.error("--in-process measures a chain only")
     quiet_logs()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start")
     if args.no_gossip:

@@ -8,8 +8,8 @@ a failure is reported as ``("error", traceback)`` and ends the peer.
 Commands (both kinds, ``spec.kind`` "peering" = ``node.peering.Peering`` over ``Libp2pNode``, "raw" =
 py-libp2p GossipSub directly, as ``gossip_raw.raw_node``):
 
-* ``("link", prev_addr, prev_id, next_id)``: dial the previous peer of the chain, wait (bounded) until
-  the mesh holds both neighbours → ``("linked",)``.
+* ``("link", dial_addrs, mesh_ids)``: dial each address (chain: the previous peer; mesh: every lower
+  index), wait (bounded) until this peer's mesh for the topic holds each of ``mesh_ids`` → ``("linked",)``.
 * ``("send", tag, count, rate, size)``: peering: build ``count`` result messages and their ids before
   the timed part, then ``announce`` them under process ``tag`` (on a trio timer schedule when
   ``rate`` > 0) → ``("sent", send_times, id_us)``; raw: publish ``count`` ``size``-byte messages →
@@ -146,15 +146,14 @@ class PeeringPeer:
         self.peering.add_listener(arrived)
         return node.listen_addrs[0], node.peer_id
 
-    async def link(self, prev_addr: str | None, prev_id: str | None, next_id: str | None) -> None:
+    async def link(self, dial: list[str], mesh: list[str]) -> None:
         from node.peering import TOPIC
 
-        if prev_addr is not None:
-            await self.node.connect(prev_addr)
+        for addr in dial:
+            await self.node.connect(addr)
         with trio.fail_after(LINK_TIMEOUT_S):
-            for other in (prev_id, next_id):
-                if other is not None:
-                    await self.node.wait_for_mesh(other, TOPIC)
+            for other in mesh:
+                await self.node.wait_for_mesh(other, TOPIC)
 
     async def send(self, tag: str, count: int, rate: float, size: int) -> tuple[list[float], float]:
         from devices.core import Message, message_id
@@ -221,15 +220,14 @@ class RawPeer:
             _, seq = gossip_raw.HEADER.unpack_from(msg.data)
             self.arrivals.note(self.TOPIC, seq, now)
 
-    async def link(self, prev_addr: str | None, prev_id: str | None, next_id: str | None) -> None:
+    async def link(self, dial: list[str], mesh: list[str]) -> None:
         from bench import gossip_raw  # the one bench module that uses libp2p directly
 
-        if prev_addr is not None:
-            await gossip_raw.raw_connect(self.host, prev_addr)
+        for addr in dial:
+            await gossip_raw.raw_connect(self.host, addr)
         with trio.fail_after(LINK_TIMEOUT_S):
-            for other in (prev_id, next_id):
-                if other is not None:
-                    await gossip_raw.raw_wait_for_mesh(self.pubsub, other, self.TOPIC)
+            for other in mesh:
+                await gossip_raw.raw_wait_for_mesh(self.pubsub, other, self.TOPIC, LINK_TIMEOUT_S)
 
     async def send(self, tag: str, count: int, rate: float, size: int) -> tuple[list[float], float]:
         from bench import gossip_raw

@@ -157,8 +157,8 @@ async def raw_connect(host: object, addr: str) -> None:
     await host.connect(info_from_p2p_addr(multiaddr.Multiaddr(addr)))  # type: ignore[attr-defined]
 
 
-async def raw_wait_for_mesh(pubsub: Pubsub, peer_id: str, topic: str) -> None:
-    await pubsub.wait_for_mesh(ID.from_base58(peer_id), topic)
+async def raw_wait_for_mesh(pubsub: Pubsub, peer_id: str, topic: str, timeout_s: float) -> None:
+    await pubsub.wait_for_mesh(ID.from_base58(peer_id), topic, timeout_s)
 
 
 async def run_raw(peers: int, count: int, size: int, rate: float) -> Result:
