@@ -14,7 +14,8 @@ Theory of operation:
 3. **Production**: ``announce(process, slot, result, hashpath, device_stack)`` queues a ``Statement``
    (and the result, to be stored under ``message_id(result)``); the batcher takes up to ``batch_size``
    statements or whatever arrived within ``batch_delay_s`` of the first and, in a worker thread,
-   stores their results, signs one Merkle batch with the node wallet and indexes it; a publisher task
+   stores their results and signs one Merkle batch with the node wallet, hands it to the index writer;
+   a publisher task
    then publishes it (while the next batch is signed) in the compact form (every statement's leaf
    bytes plus the signed header; receivers recompute the root), split so each message stays under
    ``GOSSIP_BATCH_BYTES``.
@@ -52,7 +53,7 @@ from attest import (
 from devices.core import Message, b64u_encode, message_id
 from node.peering._errors import ItemIgnored, ItemRejected
 from node.peering._fetch import MAX_SLOT_ITEMS, decode_result, fetch_body, serve_fetch
-from node.peering._ingest import Ingest, blob_name, records_of
+from node.peering._ingest import Ingest, blob_name
 from node.peering._records import AttestationIndex, Record
 from node.peering._trust import TrustPolicy, converge
 from node.peering._verify import (
@@ -294,7 +295,7 @@ class Peering:
     async def _sign_batch(self, batch: list[Statement]) -> None:
         results = [(s.result, self._pending.pop(s.result, None)) for s in batch]
 
-        def store_sign_index() -> tuple[bytes, list[Record]]:
+        def store_and_sign() -> tuple[bytes, VerifiedItem]:
             self.store.write_messages(
                 [(message, [result_id]) for result_id, message in results if message is not None]
             )
@@ -308,12 +309,10 @@ class Peering:
             claims = tuple(
                 Claim(s, hardware and s.evidence is not None, position=n) for n, s in enumerate(batch)
             )
-            item = VerifiedItem(header.id, header.attester, claims, batch=data, evidence=evidence)
-            records, blobs = records_of(item, self.p2p.peer_id)
-            return data, self.index.add(item.item_id, records, blobs)
+            return data, VerifiedItem(header.id, header.attester, claims, batch=data, evidence=evidence)
 
-        data, fresh = await trio.to_thread.run_sync(store_sign_index)
-        self._ingest.notify(fresh)
+        data, item = await trio.to_thread.run_sync(store_and_sign)
+        self._ingest.offer(item, self.p2p.peer_id)  # indexed by the writer, like a peer's batch
         await self._outbox_send.send((data, len(batch)))  # the next batch is signed while this one goes out
 
     async def _publisher(self) -> None:
