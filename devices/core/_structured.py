@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from math import isfinite
 from typing import Any
 
 from . import _sf
@@ -117,7 +118,7 @@ def encode_value(value: Value) -> tuple[str, bytes]:
             raise EncodeError("integers are limited to 15 digits on the wire")
         return "integer", text
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if not isfinite(value):
             raise EncodeError("floats must be finite")
         return "float", (b"%.20e" % value)
     if isinstance(value, Atom):
@@ -378,7 +379,8 @@ def _tabm_to_value(tabm: Mapping[str, Any], depth: int, lenient: bool, *, top: b
 
 def numbered_to_tuple(numbered: Mapping[str, Value]) -> tuple[Value, ...]:
     """Values of keys ``1..n`` in order (``priv``/``commitments`` ignored). Raises DecodeError."""
-    keys = {k for k in numbered if k not in ("priv", "commitments")}
-    if keys != {str(i) for i in range(1, len(keys) + 1)}:
+    count = len(numbered) - ("priv" in numbered) - ("commitments" in numbered)
+    names = [str(i) for i in range(1, count + 1)]  # n distinct keys, each one of 1..n: exactly 1..n
+    if not all(name in numbered for name in names):
         raise DecodeError("a list message's keys are not 1..n")
-    return tuple(numbered[str(i)] for i in range(1, len(keys) + 1))
+    return tuple(numbered[name] for name in names)
