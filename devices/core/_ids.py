@@ -29,7 +29,7 @@ from ._commit import HMAC_KEYID, _commitments, hmac_constant, hmac_over, is_hmac
 from ._errors import DecodeError
 from ._http import MAX_HEADER_LENGTH
 from ._message import Link, Message, Value, is_private
-from ._siginfo import DERIVED, committed_list
+from ._siginfo import committed_list, component_item
 from ._structured import REGEN_KEYS, encode_value, escape_key, list_to_tabm
 
 IdMode = Literal["default", "none", "unsigned", "uncommitted", "all", "signed"]
@@ -108,27 +108,29 @@ _INT_LIMIT = 10**15  # HyperBEAM reads at most 15 integer digits
 
 
 @lru_cache(maxsize=4096)
-def _component(name: str) -> tuple[bytes, bytes, bool]:
-    """``(signature-base line prefix, serialized component item, ID-shaped)`` of a field name."""
-    raw = name.encode("utf-8")
-    bare = name.lstrip("@")
-    derived = "@" + bare if bare in DERIVED else bare
-    item = b'"' + derived.encode("utf-8").replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
-    return b'"' + raw + b'": ', item, len(raw) in (32, 42, 43)
+def _component(name: str) -> tuple[bytes, bytes]:
+    """``(signature-base line prefix, serialized component item)`` of a field name."""
+    return b'"' + name.encode("utf-8") + b'": ', component_item(name)
 
 
 _SKIP = 1
 _BAIL = 2
+_ID_SHAPED = 3
 
 
 @lru_cache(maxsize=4096)
 def _key_role(key: str) -> int:
-    """0 for a plain key; ``_SKIP`` for keys the encoding leaves out; ``_BAIL`` for the rest."""
+    """0 for a plain key; ``_SKIP`` for keys the encoding leaves out; ``_BAIL`` for keys that
+    change the layout; ``_ID_SHAPED`` for keys that go to ``ao-ids`` unless linked (``+link``)."""
     if key in _SKIPPED or is_private(key):
         return _SKIP
     if key in _RESERVED or key.endswith("+link"):
         return _BAIL
-    return 0
+    return _ID_SHAPED if _id_shaped(key) else 0
+
+
+def _id_shaped(key: str) -> bool:
+    return len(key.encode("utf-8")) in (32, 42, 43)
 
 
 @lru_cache(maxsize=4096)
@@ -150,22 +152,27 @@ def flat_hmac_id(
     types: list[bytes] = [_LIST_TYPE] if as_list else []
     for key in sorted(msg):  # code-point order is UTF-8 byte order
         role = _key_role(key)
+        value = msg[key]
         if role:
             if role is _SKIP:
                 continue
-            return None
-        value = msg[key]
+            if role is _BAIL or not isinstance(value, Link | Message | tuple):
+                return None
         if type(value) is bytes:
+            if len(value) > MAX_HEADER_LENGTH and key != "body" and key != "data":
+                return None
             tabm[key] = value
         elif type(value) is int and -_INT_LIMIT < value < _INT_LIMIT:
             tabm[key] = str(value).encode("ascii")
             types.append(_type_prefix(key) + b'"integer"')
         elif isinstance(value, bytes):
             tabm[key] = value
-        elif isinstance(value, Link):
-            tabm[key + "+link"] = value.id.encode("ascii")
-        elif isinstance(value, Message | tuple):
-            tabm[key + "+link"] = message_id(value, "all").encode("ascii")
+        elif isinstance(value, Link | Message | tuple):
+            name = key + "+link"
+            if _id_shaped(name):
+                return None
+            ident = value.id if isinstance(value, Link) else message_id(value, "all")
+            tabm[name] = ident.encode("ascii")
         else:
             type_name, text = encode_value(value)
             tabm[key] = text
@@ -184,9 +191,9 @@ def flat_hmac_id(
     items: list[bytes] = []
     for name in sorted(tabm):
         value = tabm[name]
-        prefix, item, id_shaped = _component(name)
-        if id_shaped or len(value) > MAX_HEADER_LENGTH:
-            return None  # ao-ids, or a body part of its own
+        if len(value) > MAX_HEADER_LENGTH:
+            return None  # a body part of its own: multipart
+        prefix, item = _component(name)
         lines.append(prefix + value)
         items.append(item)
     base = b"\n".join(lines) + b'\n"@signature-params": (' + b" ".join(items) + b")" + _PARAMS_TAIL

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from math import isfinite
 from typing import Any
 
@@ -42,6 +43,7 @@ def sort_key(key: str) -> bytes:
     return key.encode("utf-8")
 
 
+@lru_cache(maxsize=4096)
 def escape_key(key: str) -> str:
     """``hb_escape:encode``: percent-escape every byte outside ``a-z 0-9 . - _ / ? &``."""
     return "".join(chr(b) if b in _KEEP else f"%{b:02x}" for b in key.encode("utf-8"))

@@ -138,6 +138,7 @@ def test_fast_path_agrees_over_a_committed_subset(msg: Message, data: st.DataObj
         Message({"path": b"/x", "method": b"GET", "@odd": b"1", "é": b"\xff"}),
         Message({"nested": {"a": 1, "b": [1, b"2", {"c": 3.5}]}, "link": Link("abc"), "n": -5}),
         Message({"priv": b"secret", "unsigned_id": b"x", "content-digest": b"y", "a": b"b"}),
+        Message({"k" * 43: {"a": 1}, "l" * 32: Link("abc"), "data": b"d" * 5000}),
     ],
 )
 def test_fast_path_is_taken_and_matches(msg: Message) -> None:
@@ -151,6 +152,7 @@ def test_fast_path_is_taken_and_matches(msg: Message) -> None:
     "msg",
     [
         Message({"k" * 43: b"id-shaped key"}),
+        Message({"k" * 27: {"id-shaped": b"once linked"}}),
         Message({"a": b"x" * 4097}),
         Message({"body": b"b", "a": b"x" * 5000}),
         Message({"ao-types": b'a="integer"', "a": b"1"}),
