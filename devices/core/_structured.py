@@ -381,8 +381,10 @@ def _tabm_to_value(tabm: Mapping[str, Any], depth: int, lenient: bool, *, top: b
 
 def numbered_to_tuple(numbered: Mapping[str, Value]) -> tuple[Value, ...]:
     """Values of keys ``1..n`` in order (``priv``/``commitments`` ignored). Raises DecodeError."""
-    count = len(numbered) - ("priv" in numbered) - ("commitments" in numbered)
-    names = [str(i) for i in range(1, count + 1)]  # n distinct keys, each one of 1..n: exactly 1..n
-    if not all(name in numbered for name in names):
+    keys = set(numbered)
+    keys.discard("priv")
+    keys.discard("commitments")
+    names = [str(i) for i in range(1, len(keys) + 1)]
+    if not keys.issuperset(names):  # n distinct keys, each one of 1..n: exactly 1..n
         raise DecodeError("a list message's keys are not 1..n")
-    return tuple(numbered[name] for name in names)
+    return tuple([numbered[name] for name in names])
