@@ -33,8 +33,8 @@ from ._siginfo import committed_list, component_item
 from ._structured import REGEN_KEYS, encode_value, escape_key, list_to_tabm
 
 IdMode = Literal["default", "none", "unsigned", "uncommitted", "all", "signed"]
-_UNSIGNED_MODES = frozenset({"default", "none", "unsigned", "uncommitted"})
-_SIGNED_MODES = frozenset({"all", "signed"})
+_UNSIGNED_MODES = ("default", "none", "unsigned", "uncommitted")
+_SIGNED_MODES = ("all", "signed")
 
 
 def native_id(text: str) -> bytes:
@@ -64,8 +64,7 @@ def message_id(msg: Value | Mapping[str, Any], mode: IdMode = "default") -> str:
     elif isinstance(msg, bytes):
         return b64u_encode(hashlib.sha256(msg).digest())
     elif isinstance(msg, tuple):
-        numbered = {str(i): v for i, v in enumerate(msg, 1)}
-        fast = flat_hmac_id(numbered, None, as_list=True)
+        fast = flat_hmac_id(Message({str(i): v for i, v in enumerate(msg, 1)}), None, as_list=True)
         return fast if fast is not None else hmac_over(list_to_tabm(msg, bundle=False))[0]
     elif isinstance(msg, Mapping):
         message = msg if isinstance(msg, Message) else Message(msg)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -174,6 +175,14 @@ def test_signed_messages_take_the_fast_path_with_their_committed_keys(wallet1: R
     assert flat_hmac_id(signed, keys) is not None
     assert message_id(signed) == hmac_over(signed.without("commitments"), keys)[0]
     assert message_id(signed, "none") in comms
+
+
+def test_unfrozen_lists_are_frozen_first() -> None:
+    items: Any = ("a", [1, "b"], {"c": "d"}, bytearray(b"e"))
+    frozen = Message(x=items)["x"]
+    assert isinstance(frozen, tuple)
+    assert message_id(items) == hmac_over(list_to_tabm(frozen, bundle=False))[0]
+    assert message_id(items) == message_id((b"a", (1, b"b"), Message(c=b"d"), b"e"))
 
 
 def test_flat_path_raises_like_the_general_path() -> None:
