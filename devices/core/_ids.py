@@ -10,10 +10,11 @@
 
 The unsigned id has two routes that give the same bytes: ``hmac_over`` (structured → TABM →
 httpsig fields → signature base, the general path) and ``flat_hmac_id`` below, which builds the
-signature base directly for the common shape — every value a scalar or a link (nested values are
-linked by id, computed recursively), at most the inline body over 4096 bytes, no ID-shaped or
-reserved key. Any other message takes the general path (``tests/core/test_fast_ids.py`` checks
-that both agree).
+signature base directly when every value is a scalar or a link (nested values are linked by id,
+computed recursively) and no key is reserved (``ao-types``, ``ao-ids``, ``ao-body-key``,
+``signature``, ``signature-input``, ``<key>+link``) — which is how ``message_id`` meets almost
+every message. Any other message (or a stored HMAC commitment over other keys or the bundled
+form) takes the general path; ``tests/core/test_fast_ids.py`` checks that both agree.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from typing import Any, Literal
 from ._b64 import b64u_decode, b64u_encode
 from ._commit import HMAC_KEYID, _commitments, hmac_constant, hmac_over, is_hmac, signer_ids
 from ._errors import DecodeError
-from ._http import MAX_HEADER_LENGTH
+from ._http import MAX_HEADER_LENGTH, _multipart
 from ._message import Link, Message, Value, is_private
+from ._sf import ser_bare
 from ._siginfo import committed_list, component_item
 from ._structured import REGEN_KEYS, encode_value, escape_key, list_to_tabm
 
@@ -149,17 +151,15 @@ def flat_hmac_id(
     """
     tabm: dict[str, bytes] = {}
     types: list[bytes] = [_LIST_TYPE] if as_list else []
+    ids: list[str] = []
     for key in sorted(msg):  # code-point order is UTF-8 byte order
         role = _key_role(key)
+        if role is _SKIP:
+            continue
+        if role is _BAIL:
+            return None
         value = msg[key]
-        if role:
-            if role is _SKIP:
-                continue
-            if role is _BAIL or not isinstance(value, Link | Message | tuple):
-                return None
         if type(value) is bytes:
-            if len(value) > MAX_HEADER_LENGTH and key != "body" and key != "data":
-                return None
             tabm[key] = value
         elif type(value) is int and -_INT_LIMIT < value < _INT_LIMIT:
             tabm[key] = str(value).encode("ascii")
@@ -168,20 +168,40 @@ def flat_hmac_id(
             tabm[key] = value
         elif isinstance(value, Link | Message | tuple):
             name = key + "+link"
-            if _id_shaped(name):
-                return None
             ident = value.id if isinstance(value, Link) else message_id(value, "all")
             tabm[name] = ident.encode("ascii")
+            if _id_shaped(name):
+                ids.append(name)
+            continue
         else:
             type_name, text = encode_value(value)
             tabm[key] = text
             types.append(_type_prefix(key) + _TYPE_ITEMS[type_name])
+        if role:
+            ids.append(key)
     if types:
         tabm["ao-types"] = b", ".join(types)
     if committed is not None and committed != [k[:-5] if k.endswith("+link") else k for k in sorted(tabm)]:
         return None
+    return b64u_encode(hmac_constant(_flat_base(tabm, ids)))
+
+
+def _flat_base(tabm: dict[str, bytes], ids: list[str]) -> bytes:
+    """The HMAC signature base of a flat TABM (``encode_tabm`` and ``normalize_for_encoding``
+    specialised to byte values)."""
+    if ids:  # ID-shaped keys travel in one ao-ids dictionary
+        ids.sort()
+        tabm["ao-ids"] = b", ".join([k.encode("utf-8") + b"=" + ser_bare(tabm.pop(k)) for k in ids])
     inline = "body" if "body" in tabm else "data" if "data" in tabm else ""
-    body = tabm.pop(inline) if inline else b""
+    body = tabm.pop(inline) if inline else None
+    parts = {k: v for k, v in tabm.items() if len(v) > MAX_HEADER_LENGTH}
+    if parts:  # multipart/form-data: each big value and the inline one a part
+        for k in parts:
+            del tabm[k]
+        if body is not None:
+            parts[inline] = body
+        boundary, body = _multipart(parts, inline)
+        tabm["content-type"] = b'multipart/form-data; boundary="' + boundary + b'"'
     if inline == "data":
         tabm["ao-body-key"] = b"data"
     if body:
@@ -189,11 +209,7 @@ def flat_hmac_id(
     lines: list[bytes] = []
     items: list[bytes] = []
     for name in sorted(tabm):
-        value = tabm[name]
-        if len(value) > MAX_HEADER_LENGTH:
-            return None  # a body part of its own: multipart
         prefix, item = _component(name)
-        lines.append(prefix + value)
+        lines.append(prefix + tabm[name])
         items.append(item)
-    base = b"\n".join(lines) + b'\n"@signature-params": (' + b" ".join(items) + b")" + _PARAMS_TAIL
-    return b64u_encode(hmac_constant(base))
+    return b"\n".join(lines) + b'\n"@signature-params": (' + b" ".join(items) + b")" + _PARAMS_TAIL

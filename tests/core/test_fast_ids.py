@@ -23,7 +23,7 @@ PROPERTY = settings(max_examples=300, derandomize=True, deadline=None)
 
 # Keys chosen to hit every branch of the fast path: inline keys, derived component names, ``@``,
 # reserved and regenerated names, private keys, ``+link`` names, ID-shaped names (32/42/43 bytes,
-# also as ``<key>+link``), upper case and non-ASCII.
+# also as ``<key>+link``: ``ao-ids``), upper case and non-ASCII; values over 4096 bytes (multipart).
 _EDGE_KEYS = [
     "body",
     "data",
@@ -140,6 +140,13 @@ def test_fast_path_agrees_over_a_committed_subset(msg: Message, data: st.DataObj
         Message({"nested": {"a": 1, "b": [1, b"2", {"c": 3.5}]}, "link": Link("abc"), "n": -5}),
         Message({"priv": b"secret", "unsigned_id": b"x", "content-digest": b"y", "a": b"b"}),
         Message({"k" * 43: {"a": 1}, "l" * 32: Link("abc"), "data": b"d" * 5000}),
+        Message({"k" * 43: b"id-shaped key", "j" * 32: 5, "i" * 27: {"linked": b"id-shaped"}}),
+        Message({"a": b"x" * 4097}),
+        Message({"body": b"b", "a": b"x" * 5000, "content-type": b"text/plain"}),
+        Message({"body": b"", "a": b"x" * 5000}),
+        Message({"data": b"d", "b": b"y" * 4097, "c": b"z" * 9000, "k" * 42: b"q" * 5000}),
+        Message({"big": b"x" * 5000, "n": 1}),
+        Message({"a" * 27: {"x": 1}, "a" * 27 + "!bbbb": b"v"}),  # "+link" reorders the ao-ids keys
     ],
 )
 def test_fast_path_is_taken_and_matches(msg: Message) -> None:
@@ -152,13 +159,12 @@ def test_fast_path_is_taken_and_matches(msg: Message) -> None:
 @pytest.mark.parametrize(
     "msg",
     [
-        Message({"k" * 43: b"id-shaped key"}),
-        Message({"k" * 27: {"id-shaped": b"once linked"}}),
-        Message({"a": b"x" * 4097}),
-        Message({"body": b"b", "a": b"x" * 5000}),
         Message({"ao-types": b'a="integer"', "a": b"1"}),
+        Message({"ao-ids": b"x", "a": b"1"}),
+        Message({"ao-body-key": b"a", "a": b"1"}),
         Message({"a+link": b"abc"}),
         Message({"signature": b"x"}),
+        Message({"signature-input": b"x"}),
     ],
 )
 def test_fast_path_declines_other_layouts(msg: Message) -> None:
