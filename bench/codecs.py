@@ -1,6 +1,7 @@
-"""All codec benchmarks in one process: ANS-104 (``bench.codecs_ans104``) then httpsig
-(``bench.codecs_httpsig``), each printing its figures as ratios against references measured in
-the same run (raw ``cryptography`` RSA, arbundles under Node when installed, hashlib+hmac floor).
+"""All codec benchmarks in one process: ANS-104 (``bench.codecs_ans104``), httpsig
+(``bench.codecs_httpsig``) and message ids (``bench.ids``), each printing its figures as ratios
+against references measured in the same run (raw ``cryptography`` RSA, arbundles under Node when
+installed, hashlib+hmac floor, the general id path and sha256 over the signature base).
 
 Run: ``python -m bench.codecs [--seconds S]`` (``--seconds`` goes to the ANS-104 part).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import codecs_ans104, codecs_httpsig
+from bench import codecs_ans104, codecs_httpsig, ids
 
 
 def main() -> None:
@@ -26,6 +27,9 @@ def main() -> None:
     print()
     print("== httpsig (bench.codecs_httpsig) ==")
     codecs_httpsig.main()
+    print()
+    print("== message ids (bench.ids) ==")
+    ids.main(seconds=0.3)
     print()
     print(f"total {time.perf_counter() - started:.1f} s")
 

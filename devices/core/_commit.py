@@ -87,7 +87,24 @@ def _selected_keys(commitments: Mapping[str, Message]) -> list[str]:
     return [k[:-5] if k.endswith("+link") else k for k in out]
 
 
+# HMAC-SHA256 (RFC 2104) under the constant key, with the padded-key blocks hashed once.
+_HMAC_BLOCK = HMAC_KEYID.ljust(64, b"\0")
+_HMAC_INNER = hashlib.sha256(bytes(b ^ 0x36 for b in _HMAC_BLOCK))
+_HMAC_OUTER = hashlib.sha256(bytes(b ^ 0x5C for b in _HMAC_BLOCK))
+
+
+def hmac_constant(base: bytes) -> bytes:
+    """``HMAC-SHA256(constant:ao, base)`` (what ``hmac.digest`` gives, without re-keying)."""
+    inner = _HMAC_INNER.copy()
+    inner.update(base)
+    outer = _HMAC_OUTER.copy()
+    outer.update(inner.digest())
+    return outer.digest()
+
+
 def _hmac(base: bytes, key: bytes = HMAC_KEYID) -> str:
+    if key == HMAC_KEYID:
+        return b64u_encode(hmac_constant(base))
     return b64u_encode(hmac.new(key, base, hashlib.sha256).digest())
 
 

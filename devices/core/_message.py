@@ -107,6 +107,9 @@ class Message(Mapping[str, "Value"]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._items  # Mapping's default costs a raised KeyError per miss
+
     def __len__(self) -> int:
         return len(self._items)
 

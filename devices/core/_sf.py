@@ -286,6 +286,8 @@ def _escape(value: bytes) -> bytes:
 
 def ser_bare(value: Bare) -> bytes:
     """Serialize a bare item exactly as HyperBEAM does."""
+    if type(value) is bytes:  # the common case first; subclasses take the checks below
+        return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
     if isinstance(value, bool):
         return b"?1" if value else b"?0"
     if isinstance(value, bytes):
@@ -313,6 +315,8 @@ def _ser_decimal(value: float) -> bytes:
 
 
 def ser_params(params: Params) -> bytes:
+    if not params:
+        return b""
     return b"".join(
         b";" + name.encode("ascii") + (b"" if value is True else b"=" + ser_bare(value))
         for name, value in params

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from . import _sf
@@ -136,9 +137,16 @@ def signature_base(encoded: Mapping[str, bytes], components: list[str], params: 
         if value is None:
             raise SignatureInvalid(f"signature component {name!r} is missing from the message")
         lines.append(b'"' + name.encode("utf-8") + b'": ' + value)
-    derived = ["@" + c if c in DERIVED else c for c in (c.lstrip("@") for c in components)]
-    inner = _sf.InnerList(tuple(_sf.Item(c.encode("utf-8")) for c in derived), params)
-    return b"\n".join(lines) + b'\n"@signature-params": ' + _sf.ser_member(inner)
+    items = b" ".join([component_item(c) for c in components])
+    return b"\n".join(lines) + b'\n"@signature-params": (' + items + b")" + _sf.ser_params(params)
+
+
+@lru_cache(maxsize=4096)
+def component_item(name: str) -> bytes:
+    """A component's SF item in ``@signature-params``: the name without leading ``@``, given one
+    ``@`` back when it is an RFC 9421 derived component (``@path``), as an SF string."""
+    bare = name.lstrip("@")
+    return _sf.ser_item(_sf.Item(("@" + bare if bare in DERIVED else bare).encode("utf-8")))
 
 
 # -- commitments ↔ wire ---------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
+from math import isfinite
 from typing import Any
 
 from . import _sf
@@ -41,6 +43,7 @@ def sort_key(key: str) -> bytes:
     return key.encode("utf-8")
 
 
+@lru_cache(maxsize=4096)
 def escape_key(key: str) -> str:
     """``hb_escape:encode``: percent-escape every byte outside ``a-z 0-9 . - _ / ? &``."""
     return "".join(chr(b) if b in _KEEP else f"%{b:02x}" for b in key.encode("utf-8"))
@@ -117,7 +120,7 @@ def encode_value(value: Value) -> tuple[str, bytes]:
             raise EncodeError("integers are limited to 15 digits on the wire")
         return "integer", text
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if not isfinite(value):
             raise EncodeError("floats must be finite")
         return "float", (b"%.20e" % value)
     if isinstance(value, Atom):
@@ -378,7 +381,10 @@ def _tabm_to_value(tabm: Mapping[str, Any], depth: int, lenient: bool, *, top: b
 
 def numbered_to_tuple(numbered: Mapping[str, Value]) -> tuple[Value, ...]:
     """Values of keys ``1..n`` in order (``priv``/``commitments`` ignored). Raises DecodeError."""
-    keys = {k for k in numbered if k not in ("priv", "commitments")}
-    if keys != {str(i) for i in range(1, len(keys) + 1)}:
+    keys = set(numbered)
+    keys.discard("priv")
+    keys.discard("commitments")
+    names = [str(i) for i in range(1, len(keys) + 1)]
+    if not keys.issuperset(names):  # n distinct keys, each one of 1..n: exactly 1..n
         raise DecodeError("a list message's keys are not 1..n")
-    return tuple(numbered[str(i)] for i in range(1, len(keys) + 1))
+    return tuple([numbered[name] for name in names])

@@ -12,13 +12,13 @@ from devices.core import Message, _ids, message_id
 
 def test_id_is_computed_once_per_instance(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    real = _ids.hmac_over
+    real = _ids._unsigned_id
 
-    def counting(*args: object, **kw: object) -> tuple[str, bytes]:
+    def counting(msg: Message) -> str:
         calls.append(1)
-        return real(*args, **kw)  # type: ignore[arg-type]
+        return real(msg)
 
-    monkeypatch.setattr(_ids, "hmac_over", counting)
+    monkeypatch.setattr(_ids, "_unsigned_id", counting)
     msg = Message({"slot": 3, "data": b"x" * 64, "nested": {"a": 1}})
     first = message_id(msg)
     hashed = len(calls)
