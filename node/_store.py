@@ -224,10 +224,13 @@ class LmdbStore:
 
     # -- messages ----------------------------------------------------------------------------
     def _put_message(self, txn: Any, msg: Message, ids: list[str]) -> None:
+        self._put_encoded(txn, encode_message(msg), ids)
+
+    def _put_encoded(self, txn: Any, blob: bytes, ids: list[str]) -> None:
         if not ids:
             raise StoreError("a message needs at least one id to be stored")
         primary = _key(ids[0])
-        txn.put(primary, encode_message(msg), db=self._msg)
+        txn.put(primary, blob, db=self._msg)
         for ident in ids:
             txn.put(_key(ident), primary, db=self._alias)
 
@@ -241,6 +244,13 @@ class LmdbStore:
         with _mapped(), self._env.begin(write=True) as txn:
             for msg, ids in entries:
                 self._put_message(txn, msg, ids)
+
+    def write_encoded_messages(self, entries: Iterable[tuple[bytes, list[str]]]) -> None:
+        """``write_messages`` for messages already encoded with ``node._serial.encode_message``
+        (encode on the event loop, then write from a worker thread that barely needs the GIL)."""
+        with _mapped(), self._env.begin(write=True) as txn:
+            for blob, ids in entries:
+                self._put_encoded(txn, blob, ids)
 
     def read_message(self, msg_id: str) -> Message | None:
         """The message known by ``msg_id``, or ``None``."""

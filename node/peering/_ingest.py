@@ -4,7 +4,8 @@ The topic validator runs synchronously inside the p2p backend's delivery path, s
 for a disk. It verifies an item, then ``offer``s it here: the item is queued (bounded) and counted
 as in flight (a second copy arriving meanwhile is a duplicate), and the validator accepts it at once
 (it is forwarded). One writer task takes everything queued, builds the index records and writes
-them all in one durable transaction in a worker thread (``AttestationIndex.add_many``); then it
+them all in one durable transaction (``AttestationIndex.prepare`` encodes on the loop, ``commit``
+writes in a worker thread, which then barely needs the GIL); then it
 calls the listeners with the claims that were new and wakes whoever waits for a change. When the
 queue is full, ``offer`` writes the item on the spot instead: slower, nothing is dropped.
 
@@ -130,8 +131,9 @@ class Ingest:
             records, blobs = records_of(item, origin)
             entries.append((item.item_id, records, blobs))
         fresh: list[list[Record]] = []
+        prepared = self.index.prepare(entries)  # encoding on the loop; the thread only writes
         try:
-            fresh = await trio.to_thread.run_sync(self.index.add_many, entries)
+            fresh = await trio.to_thread.run_sync(self.index.commit, prepared)
         except StoreError as exc:  # e.g. the store is full: these items are lost here, not the node
             log.error("could not index %d attestation items: %s", len(taken), exc)  # noqa: TRY400 (no trace)
         finally:

@@ -67,6 +67,16 @@ class Record:
         return cls(process, slot, attester, *claim, source, position, evidence)
 
 
+@final
+@dataclass(frozen=True)
+class Prepared:
+    """One item's index writes, encoded (``AttestationIndex.prepare``)."""
+
+    seen_key: bytes
+    rows: list[tuple[bytes, bytes, Record]]
+    blobs: dict[bytes, bytes]
+
+
 _SEEN = b"\x01seen\x00"
 _BLOB = b"\x01blob\x00"
 
@@ -104,23 +114,40 @@ class AttestationIndex:
 
     def add_many(self, items: Sequence[tuple[str, list[Record], Mapping[str, bytes]]]) -> list[list[Record]]:
         """``add`` for several items in one durable transaction (a group commit); the new records of each."""
+        return self.commit(self.prepare(items))
+
+    @staticmethod
+    def prepare(items: Sequence[tuple[str, list[Record], Mapping[str, bytes]]]) -> list[Prepared]:
+        """Encode keys and values (pure Python: do it on the event loop) for ``commit``."""
+        return [
+            Prepared(
+                _SEEN + item_id.encode(),
+                [(_key(r), r.encode(), r) for r in records],
+                {_BLOB + name.encode(): blob for name, blob in blobs.items()},
+            )
+            for item_id, records, blobs in items
+        ]
+
+    def commit(self, prepared: Sequence[Prepared]) -> list[list[Record]]:
+        """Write prepared items in one durable transaction (mostly C calls: fit for a worker thread);
+        returns the records of each that were new. An attester's first claim about a slot stays; a
+        different later one is counted as an equivocation."""
 
         def write(txn: IndexTxn) -> list[list[Record]]:
             out: list[list[Record]] = []
-            for item_id, records, blobs in items:
+            for item in prepared:
                 fresh: list[Record] = []
-                for record in records:
-                    key = _key(record)
-                    if txn.put(key, record.encode(), overwrite=False):
+                for key, value, record in item.rows:
+                    if txn.put(key, value, overwrite=False):
                         fresh.append(record)
                         continue
-                    old = txn.get(key)  # the attester's first claim about the slot: it stays
+                    old = txn.get(key)
                     if old is not None and _claims_differ(record, old):
                         self.equivocations += 1
-                needed = {name for r in fresh for name in (r.source, r.evidence) if name}
-                for name in needed & blobs.keys():
-                    txn.put(_BLOB + name.encode(), blobs[name])
-                txn.put(_SEEN + item_id.encode(), b"")
+                needed = {_BLOB + name.encode() for r in fresh for name in (r.source, r.evidence) if name}
+                for key in needed & item.blobs.keys():
+                    txn.put(key, item.blobs[key])
+                txn.put(item.seen_key, b"")
                 out.append(fresh)
             return out
 

@@ -51,6 +51,7 @@ from attest import (
     sign_compact,
 )
 from devices.core import Message, b64u_encode, message_id
+from node._serial import encode_message
 from node.peering._errors import ItemIgnored, ItemRejected
 from node.peering._fetch import MAX_SLOT_ITEMS, decode_result, fetch_body, serve_fetch
 from node.peering._ingest import Ingest, blob_name
@@ -80,7 +81,7 @@ from p2p import (
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
 
-    from attest import Evidence
+    from attest import BatchHeader, Evidence
     from devices.core import RsaWallet
     from node._store import LmdbStore
     from p2p import P2P
@@ -293,25 +294,26 @@ class Peering:
         return chunks
 
     async def _sign_batch(self, batch: list[Statement]) -> None:
+        # Python-heavy encoding here on the loop; the worker thread only writes and signs (C code that
+        # releases the GIL), so it does not fight the loop for the GIL.
         results = [(s.result, self._pending.pop(s.result, None)) for s in batch]
+        encoded = [(encode_message(m), [result_id]) for result_id, m in results if m is not None]
+        for statement in batch:
+            statement.to_cbor()  # memoised: sign_compact finds the leaves ready
 
-        def store_and_sign() -> tuple[bytes, VerifiedItem]:
-            self.store.write_messages(
-                [(message, [result_id]) for result_id, message in results if message is not None]
-            )
-            header, leaves = sign_compact(batch, self.wallet)
-            # The compact gossip form: every leaf and the signed header; receivers recompute the root.
-            body: dict[str, Any] = {"header": header.to_dict(), "leaves": leaves}
-            if self._evidence is not None:
-                body["evidence"] = self._evidence
-            data = encode_envelope(Envelope(Kind.ATTESTATION_BATCH, body))
-            hardware, evidence = self._own_hardware, self._evidence or b""
-            claims = tuple(
-                Claim(s, hardware and s.evidence is not None, position=n) for n, s in enumerate(batch)
-            )
-            return data, VerifiedItem(header.id, header.attester, claims, batch=data, evidence=evidence)
+        def store_and_sign() -> tuple[BatchHeader, list[bytes]]:
+            self.store.write_encoded_messages(encoded)
+            return sign_compact(batch, self.wallet)
 
-        data, item = await trio.to_thread.run_sync(store_and_sign)
+        header, leaves = await trio.to_thread.run_sync(store_and_sign)
+        # The compact gossip form: every leaf and the signed header; receivers recompute the root.
+        body: dict[str, Any] = {"header": header.to_dict(), "leaves": leaves}
+        if self._evidence is not None:
+            body["evidence"] = self._evidence
+        data = encode_envelope(Envelope(Kind.ATTESTATION_BATCH, body))
+        hardware, evidence = self._own_hardware, self._evidence or b""
+        claims = tuple(Claim(s, hardware and s.evidence is not None, position=n) for n, s in enumerate(batch))
+        item = VerifiedItem(header.id, header.attester, claims, batch=data, evidence=evidence)
         self._ingest.offer(item, self.p2p.peer_id)  # indexed by the writer, like a peer's batch
         await self._outbox_send.send((data, len(batch)))  # the next batch is signed while this one goes out
 

@@ -35,11 +35,11 @@ class CountingIndex(AttestationIndex):
         self.groups: list[int] = []
         self.fail = False
 
-    def add_many(self, items: Any) -> list[list[Record]]:
+    def commit(self, prepared: Any) -> list[list[Record]]:
         if self.fail:
             raise StoreError("store is full")
-        self.groups.append(len(items))
-        return super().add_many(items)
+        self.groups.append(len(prepared))
+        return super().commit(prepared)
 
 
 @pytest.fixture
