@@ -1,7 +1,7 @@
 """``message_id`` cost for common messages, against references measured in the same run.
 
 For a small flat message, a nested one and a signed one it prints microseconds per
-``message_id(msg)`` and two ratios:
+``message_id(msg)`` on a fresh instance (ids are memoised per instance) and two ratios:
 
 * ``general`` — the general path (``hmac_over``: structured → TABM → httpsig fields → signature
   base → HMAC) that ``message_id`` skips for flat messages (nested values inside it still get
@@ -66,6 +66,12 @@ def base_of(msg: Message) -> bytes:
     return signature_base(encoded, components, base_params({"type": b"hmac-sha256", "keyid": b"constant:ao"}))
 
 
+def fresh_id(msg: Message) -> str:
+    """``message_id`` on a new instance with ``msg``'s items: ids are memoised per instance, and the
+    memo is not what is measured here (building the instance is, a little)."""
+    return message_id(Message(msg._items))
+
+
 def main(seconds: float | None = None) -> None:
     if seconds is None:
         seconds = float(sys.argv[sys.argv.index("--seconds") + 1]) if "--seconds" in sys.argv else 0.3
@@ -75,7 +81,7 @@ def main(seconds: float | None = None) -> None:
     for label, msg in (("small flat", flat), ("nested", nested), ("signed", signed)):
         assert message_id(msg) == general_id(msg)
         base = base_of(msg)
-        ids = per_call_us(partial(message_id, msg), seconds)
+        ids = per_call_us(partial(fresh_id, msg), seconds)
         general = per_call_us(partial(general_id, msg), seconds)
         floor = per_call_us(partial(hashlib.sha256, base), seconds)
         print(
