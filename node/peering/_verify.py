@@ -165,8 +165,13 @@ def _compact_batch(body: Mapping[str, object], data: bytes, evidence: EvidenceCh
 
 
 def _batch(body: object, data: bytes, evidence: EvidenceChecker) -> VerifiedItem:
-    if isinstance(body, Mapping) and {"header", "leaves"} <= set(body) <= {"header", "leaves", "evidence"}:
+    keys = set(body) if isinstance(body, Mapping) else set()
+    if isinstance(body, Mapping) and {"header", "leaves"} <= keys <= {"header", "leaves", "evidence"}:
         return _compact_batch(body, data, evidence)
+    if {"header", "statements"} <= keys <= {"header", "statements", "evidence"}:
+        # What nodes before the leaves form published: not forwarded, but its sender is not punished
+        # for running an older version (a mixed network stays connected while it upgrades).
+        raise ItemIgnored("the compact form with statement maps was retired: leaves carry them now")
     if not isinstance(body, Mapping) or not {"header", "items"} <= set(body) <= {
         "header",
         "items",

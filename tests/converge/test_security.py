@@ -23,7 +23,7 @@ from attest import (
     sign_compact,
 )
 from devices.core import Message, message_id
-from node.peering import TOPIC, ItemRejected, verify_gossip
+from node.peering import TOPIC, ItemIgnored, ItemRejected, verify_gossip
 from node.peering._verify import EvidenceChecker, verify_fetched
 from p2p import (
     FETCH_PROTOCOL,
@@ -119,10 +119,13 @@ def test_verify_gossip_rejects_bad_items(wallets: list[RsaWallet]) -> None:
         {"header": {**header.to_dict(), "signature": b"\x00" * 512}, "leaves": leaves},
         {"header": header.to_dict(), "leaves": leaves, "items": []},
         {"header": header.to_dict(), "leaves": []},
-        {"header": header.to_dict(), "statements": [s.facts() for s in mine]},  # the retired map form
     ):
         with pytest.raises(ItemRejected):
             verify_gossip(encode_envelope(Envelope(Kind.ATTESTATION_BATCH, body)), checker)
+    # the compact form of earlier versions (statement maps): ignored, its sender not scored down
+    retired = {"header": header.to_dict(), "statements": [s.facts() for s in mine]}
+    with pytest.raises(ItemIgnored, match="retired"):
+        verify_gossip(encode_envelope(Envelope(Kind.ATTESTATION_BATCH, retired)), checker)
     # a statement another attester made, inside a validly signed batch
     with pytest.raises(ValueError, match="attester"):
         sign_batch([statement(wallets[1].address, 1)], wallets[0])
