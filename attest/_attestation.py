@@ -429,19 +429,31 @@ def sign_batch(statements: Sequence[Statement], signer: Signer) -> tuple[BatchHe
     Raises:
         ValueError: no statements, or a statement names another attester.
     """
+    address = _batch_signer(statements, signer)
+    root, paths = merkle_tree_proofs([leaf_hash(s.to_cbor()) for s in statements])
+    header = sign_root(root, len(statements), address, signer)
+    return header, [Proof(index=i, siblings=tuple(p)) for i, p in enumerate(paths)]
+
+
+def _batch_signer(statements: Sequence[Statement], signer: Signer) -> str:
+    """The signer's address, once every statement is checked to name it.
+
+    Raises:
+        ValueError: no statements, or a statement names another attester.
+    """
     if not statements:
         raise ValueError("a batch needs at least one statement")
-    if any(s.attester != signer.address for s in statements):
+    address = signer.address  # hashes the key: once, not per statement
+    if any(s.attester != address for s in statements):
         raise ValueError("every statement's attester must be the signer's address")
-    root, paths = merkle_tree_proofs([leaf_hash(s.to_cbor()) for s in statements])
-    unsigned = BatchHeader(
-        root=root, count=len(statements), attester=signer.address, alg="", key=b"", signature=b""
-    )
+    return address
+
+
+def sign_root(root: bytes, count: int, address: str, signer: Signer) -> BatchHeader:
+    """The header signing ``root`` over ``count`` statements by ``address`` (``signer``'s)."""
+    unsigned = BatchHeader(root, count, address, alg="", key=b"", signature=b"")
     alg, key, sig = _sign(signer, unsigned.signed_bytes())
-    header = BatchHeader(
-        root=root, count=len(statements), attester=signer.address, alg=alg, key=key, signature=sig
-    )
-    return header, [Proof(index=i, siblings=tuple(p)) for i, p in enumerate(paths)]
+    return BatchHeader(root, count, address, alg, key, sig)
 
 
 def verify_with_proof(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._attestation import BUNDLE_TYPE, BatchHeader, Proof, Statement, _sign, cbor_canonical
+from ._attestation import BUNDLE_TYPE, BatchHeader, Proof, Statement, _batch_signer, cbor_canonical, sign_root
 from ._errors import EvidenceMalformed
 from ._merkle import leaf_hash, merkle_proof, merkle_root
 
@@ -38,15 +38,9 @@ def sign_compact(statements: Sequence[Statement], signer: Signer) -> tuple[Batch
     Raises:
         ValueError: no statements, or a statement names another attester.
     """
-    if not statements:
-        raise ValueError("a batch needs at least one statement")
-    if any(s.attester != signer.address for s in statements):
-        raise ValueError("every statement's attester must be the signer's address")
+    address = _batch_signer(statements, signer)
     leaves = [s.to_cbor() for s in statements]
-    root = merkle_root([leaf_hash(leaf) for leaf in leaves])
-    unsigned = BatchHeader(root, len(leaves), signer.address, alg="", key=b"", signature=b"")
-    alg, key, sig = _sign(signer, unsigned.signed_bytes())
-    return BatchHeader(root, len(leaves), signer.address, alg, key, sig), leaves
+    return sign_root(merkle_root([leaf_hash(leaf) for leaf in leaves]), len(leaves), address, signer), leaves
 
 
 def open_compact(leaves: Sequence[bytes], header: BatchHeader) -> list[Statement]:
