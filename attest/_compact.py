@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._attestation import BUNDLE_TYPE, BatchHeader, Proof, Statement, _batch_signer, cbor_canonical, sign_root
+from ._attestation import (
+    BUNDLE_TYPE,
+    BatchHeader,
+    Proof,
+    Statement,
+    _batch_signer,
+    cbor_canonical,
+    sign_root,
+    statements_from_leaves,
+)
 from ._errors import EvidenceMalformed
 from ._merkle import leaf_hash, merkle_proof, merkle_root
 
@@ -55,7 +64,7 @@ def open_compact(leaves: Sequence[bytes], header: BatchHeader) -> list[Statement
         raise EvidenceMalformed(f"a compact batch carries all {header.count} leaves, got {len(leaves)}")
     if merkle_root([leaf_hash(leaf) for leaf in leaves]) != header.root:
         raise EvidenceMalformed("the leaves do not hash to the signed root")
-    statements = [Statement.from_cbor(leaf) for leaf in leaves]
+    statements = statements_from_leaves(leaves)
     if any(s.attester != header.attester for s in statements):
         raise EvidenceMalformed("a statement names another attester than the batch signer")
     return statements

@@ -109,3 +109,17 @@ def test_incomplete_reordered_or_altered_batches_do_not_open(
         open_compact(their_leaves, dataclasses.replace(their_header, attester=ed_key.address))
     with pytest.raises(ValueError, match="attester"):
         sign_compact(theirs, ed_key)
+
+
+def test_leaves_must_each_be_exactly_one_statement(ed_key: Ed25519Key) -> None:
+    from attest._attestation import statements_from_leaves
+
+    a, b = (s.to_cbor() for s in _statements(ed_key.address, 2))
+    assert statements_from_leaves([a, b]) == _statements(ed_key.address, 2)
+    # the same bytes cut elsewhere: every leaf must hold one whole item
+    for bad in ([a + b[:5], b[5:]], [a[:-3], a[-3:] + b], [a + b], [a, b, b""]):
+        with pytest.raises(EvidenceMalformed, match=r"exactly one CBOR item|not CBOR"):
+            statements_from_leaves(bad)
+    assert b[0] == 0xA6  # a map of six
+    with pytest.raises(EvidenceMalformed, match="canonical"):
+        statements_from_leaves([a, b"\xb8\x06" + b[1:]])  # the same map, its length in a longer head
