@@ -157,10 +157,13 @@ def _compact_batch(body: Mapping[str, object], data: bytes, evidence: EvidenceCh
     if not header.signature_ok():
         raise ItemRejected("batch header signature does not verify")
     raw_evidence, verification = _batch_evidence(body, evidence)
-    claims = tuple(
-        Claim(statement, _hardware(statement, verification), position=n)
-        for n, statement in enumerate(statements)
-    )
+    if verification is None:  # no evidence came with the batch (the usual case): nothing to bind
+        claims = tuple(Claim(statement, False, None, n) for n, statement in enumerate(statements))
+    else:
+        claims = tuple(
+            Claim(statement, _hardware(statement, verification), position=n)
+            for n, statement in enumerate(statements)
+        )
     return VerifiedItem(header.id, header.attester, claims, batch=data, evidence=raw_evidence or b"")
 
 
