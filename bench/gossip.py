@@ -96,6 +96,12 @@ def print_phase(label: str, p: Phase, stats: bool, mesh: bool) -> None:
     if mesh:
         peers = ", ".join(f"{i}: {ms:.1f} ({got}/{p.sent})" for i, got, ms in p.per_peer)
         print(f"    p50 per peer (ms from sent on peer 0; delivered): {peers}")
+    if p.cpu_s and p.delivered:
+        each = ", ".join(f"{i}: {s:.2f}" for i, s in enumerate(p.cpu_s))
+        print(
+            f"    CPU s per peer process ({each}): {sum(p.cpu_s) / p.delivered * 1e6:.0f} us per delivered "
+            f"item in all, {sum(p.cpu_s) / max(p.span_s, 1e-9):.2f} cores busy on average"
+        )
 
 
 SHAPES = {

@@ -191,6 +191,7 @@ class PeeringPeer:
             "rejected": s.rejected,
             "messages": len(self.sizes),
             "bytes": sum(self.sizes),
+            "cpu_s": time.process_time(),
         }
 
 
@@ -243,7 +244,7 @@ class RawPeer:
         return sends, 0.0
 
     def stats(self) -> dict[str, float]:
-        return {}
+        return {"cpu_s": time.process_time()}
 
 
 async def handle(peer: PeeringPeer | RawPeer, command: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -255,7 +256,9 @@ async def handle(peer: PeeringPeer | RawPeer, command: tuple[Any, ...]) -> tuple
         return ("sent", *await peer.send(*command[1:]))
     if command[0] == "collect":
         tag = RawPeer.TOPIC if isinstance(peer, RawPeer) else command[1]
-        return ("arrived", await peer.arrivals.collect(tag, *command[2:]), peer.stats())
+        cpu = time.process_time()  # this process, all its threads: what the phase cost it
+        arrived = await peer.arrivals.collect(tag, *command[2:])
+        return ("arrived", arrived, {**peer.stats(), "cpu_collect_s": time.process_time() - cpu})
     if command[0] == "probe" and isinstance(peer, PeeringPeer):
         return ("probed", *peer.probe())
     if command[0] == "stats":

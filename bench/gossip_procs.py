@@ -62,6 +62,7 @@ class Phase:
     hop_ms: list[float] = field(default_factory=list)  # batch signed on peer 0 → stored on a receiver
     per_hop_p50_ms: list[float] = field(default_factory=list)  # chain: peer i-1 → peer i (from peer 0)
     per_peer: list[tuple[int, int, float]] = field(default_factory=list)  # receiver, delivered, p50 ms
+    cpu_s: list[float] = field(default_factory=list)  # CPU seconds each peer's process spent in the phase
 
     def rate(self) -> float:
         return self.delivered / self.span_s if self.span_s > 0 else 0.0
@@ -160,7 +161,8 @@ class Cluster:
         self.send(0, ("send", tag, count, rate, size))
         budget = CAP_S + (count / rate if rate > 0 else 0.0)
         _, sends, id_us = self.expect(0, "sent", budget)
-        got = {i: self.expect(i, "arrived", budget + IDLE_S)[1] for i in range(1, n)}
+        replies = {i: self.expect(i, "arrived", budget + IDLE_S) for i in range(1, n)}
+        got = {i: reply[1] for i, reply in replies.items()}
         signed: dict[int, float] = {}
         if self.specs[0].kind == "peering":  # peer 0 indexes its statements once their batch is signed
             _, signed, after = self.ask(0, ("collect", tag, count, 1.0, 10.0), 15.0)
@@ -171,8 +173,10 @@ class Cluster:
         done = [max(a[k] for a in arrivals) for k in full] or [t for a in arrivals for t in a.values()]
         span = max(done) - sends[0] if sends and done else 0.0
         latencies = [(t - sends[k]) * 1000 for a in arrivals for k, t in a.items()]
-        stats = {k: after[k] - before.get(k, 0) for k in after}
+        stats = {k: after[k] - before.get(k, 0) for k in after if k in before}
+        cpu = [stats.get("cpu_s", 0.0)] + [replies[i][2].get("cpu_collect_s", 0.0) for i in range(1, n)]
         phase = Phase(count, len(full), span, sends[-1] - sends[0] if sends else 0.0, latencies, id_us, stats)
+        phase.cpu_s = cpu
         phase.signed_ms = [(t - sends[k]) * 1000 for k, t in signed.items() if 0 <= k < len(sends)]
         phase.hop_ms = [(a[k] - t) * 1000 for a in arrivals for k, t in signed.items() if k in a]
         phase.per_peer = [
