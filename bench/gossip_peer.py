@@ -281,10 +281,6 @@ async def serve(spec: PeerSpec, conn: Connection) -> None:
 def peer_main(spec: PeerSpec, conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the peers
     quiet_logs()
-    if os.environ.get("HYPERPEER_SWITCH_INTERVAL"):
-        import sys
-
-        sys.setswitchinterval(float(os.environ["HYPERPEER_SWITCH_INTERVAL"]))
     profile_dir = os.environ.get("HYPERPEER_BENCH_PROFILE")  # a directory: one cProfile dump per peer
     profiler = cProfile.Profile() if profile_dir else None
     try:
