@@ -15,10 +15,9 @@ Theory of operation:
    (and the result, to be stored under ``message_id(result)``); the batcher takes up to ``batch_size``
    statements or whatever arrived within ``batch_delay_s`` of the first and, in a worker thread,
    stores their results and signs one Merkle batch with the node wallet, hands it to the index writer;
-   a publisher task
-   then publishes it (while the next batch is signed) in the compact form (every statement's leaf
-   bytes plus the signed header; receivers recompute the root), split so each message stays under
-   ``GOSSIP_BATCH_BYTES``.
+   a publisher task then publishes it (while the next batch is signed) in the compact form (every
+   statement's leaf bytes plus the signed header; receivers recompute the root), split so each
+   message stays under ``GOSSIP_BATCH_BYTES``.
 4. **Convergence**: ``lookup(process, slot)`` converges the stored claims (``_trust``); if they do not
    reach ``k``, it first asks connected peers for their attestations of that slot (how a restarted
    or late peer catches up) and verifies each one. With agreement it loads the result, or fetches it
@@ -203,7 +202,8 @@ class Peering:
 
     @staticmethod
     async def _drain(channel: trio.MemoryReceiveChannel[Any]) -> None:
-        # Accepted items were already indexed by the validator; the subscription only keeps us in the mesh.
+        # The validator already handed accepted items to the index writer; the subscription only keeps
+        # us in the mesh.
         async for _ in channel:
             pass
 
