@@ -20,7 +20,6 @@ Decoding is strict: the input must be the canonical encoding of what it decodes 
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -125,15 +124,6 @@ class Statement:
         return cached
 
     @classmethod
-    def from_cbor(cls, data: bytes) -> Statement:
-        """Decode a statement's canonical CBOR (a batch leaf); the inverse of ``to_cbor``.
-
-        Raises:
-            EvidenceMalformed: not CBOR, not a statement, or not the canonical encoding of one.
-        """
-        return statements_from_leaves([data])[0]
-
-    @classmethod
     def from_facts(cls, facts: object) -> Statement:
         """Rebuild from ``facts()``.
 
@@ -179,55 +169,6 @@ class Statement:
         return statement
 
 
-def statements_from_leaves(leaves: Sequence[bytes]) -> list[Statement]:
-    """``Statement.from_cbor`` of each leaf, in one streaming decode and one canonical check.
-
-    Canonical iff each leaf is exactly one CBOR item, its keys came in canonical order, and
-    re-encoding everything as decoded (cbor2 writes minimal heads and definite lengths) gives the
-    same bytes: no per-leaf re-sorting or re-encoding.
-
-    Raises:
-        EvidenceMalformed: a leaf that is not CBOR, not a statement, or not the canonical encoding of one.
-    """
-    joined = b"".join(leaves)
-    fp = io.BytesIO(joined)
-    decoder = cbor2.CBORDecoder(fp, max_depth=8)
-    decoded: list[Any] = []
-    end = 0
-    try:
-        for n, leaf in enumerate(leaves):
-            decoded.append(decoder.decode())
-            end += len(leaf)
-            if fp.tell() != end:
-                raise EvidenceMalformed(f"leaf {n} is not exactly one CBOR item")
-    except (cbor2.CBORError, ValueError, TypeError, RecursionError, OverflowError, LookupError) as exc:
-        raise EvidenceMalformed(f"statement is not CBOR: {exc}") from exc
-    statements = [Statement.from_facts(facts) for facts in decoded]
-    if any(tuple(facts) not in _CANONICAL_ORDERS for facts in decoded) or cbor2.dumps(decoded) != (
-        _array_head(len(decoded)) + joined
-    ):
-        raise EvidenceMalformed("statement CBOR is not canonical")
-    for statement, leaf in zip(statements, leaves, strict=True):
-        statement.__dict__["_cbor"] = leaf
-    return statements
-
-
-def _array_head(count: int) -> bytes:
-    """The canonical CBOR head of an array of ``count`` items."""
-    if count < 24:
-        return bytes([0x80 + count])
-    for code, width in ((0x98, 1), (0x99, 2), (0x9A, 4), (0x9B, 8)):
-        if count < 1 << (8 * width):
-            return bytes([code]) + count.to_bytes(width, "big")
-    raise ValueError("too many items for one CBOR array")
-
-
-_CANONICAL_ORDERS = frozenset(
-    {
-        ("slot", "result", "process", "attester", "hashpath", "device-stack"),
-        ("slot", "result", "process", "attester", "evidence", "hashpath", "device-stack"),
-    }
-)
 _STATEMENT_KEYS = frozenset({"process", "slot", "result", "hashpath", "device-stack", "attester", "evidence"})
 
 

@@ -10,7 +10,10 @@ when somebody asks for it (``bundle_at``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import io
+from typing import TYPE_CHECKING, Any
+
+import cbor2
 
 from ._attestation import (
     BUNDLE_TYPE,
@@ -20,7 +23,6 @@ from ._attestation import (
     _batch_signer,
     cbor_canonical,
     sign_root,
-    statements_from_leaves,
 )
 from ._errors import EvidenceMalformed
 from ._merkle import leaf_hash, merkle_proof, merkle_root
@@ -69,6 +71,57 @@ def open_compact(leaves: Sequence[bytes], header: BatchHeader) -> list[Statement
         raise EvidenceMalformed("a statement names another attester than the batch signer")
     return statements
 
+
+def statements_from_leaves(leaves: Sequence[bytes]) -> list[Statement]:
+    """The statements whose canonical CBOR the leaves are, in one streaming decode and one canonical
+    check.
+
+    Canonical iff each leaf is exactly one CBOR item, its keys came in canonical order, and
+    re-encoding everything as decoded (cbor2 writes minimal heads and definite lengths) gives the
+    same bytes: no per-leaf re-sorting or re-encoding.
+
+    Raises:
+        EvidenceMalformed: a leaf that is not CBOR, not a statement, or not the canonical encoding of one.
+    """
+    joined = b"".join(leaves)
+    fp = io.BytesIO(joined)
+    decoder = cbor2.CBORDecoder(fp, max_depth=8)
+    decoded: list[Any] = []
+    end = 0
+    try:
+        for n, leaf in enumerate(leaves):
+            decoded.append(decoder.decode())
+            end += len(leaf)
+            if fp.tell() != end:
+                raise EvidenceMalformed(f"leaf {n} is not exactly one CBOR item")
+    except (cbor2.CBORError, ValueError, TypeError, RecursionError, OverflowError, LookupError) as exc:
+        raise EvidenceMalformed(f"statement is not CBOR: {exc}") from exc
+    statements = [Statement.from_facts(facts) for facts in decoded]
+    if any(tuple(facts) not in _CANONICAL_ORDERS for facts in decoded) or cbor2.dumps(decoded) != (
+        _array_head(len(decoded)) + joined
+    ):
+        raise EvidenceMalformed("statement CBOR is not canonical")
+    for statement, leaf in zip(statements, leaves, strict=True):
+        statement.__dict__["_cbor"] = leaf
+    return statements
+
+
+def _array_head(count: int) -> bytes:
+    """The canonical CBOR head of an array of ``count`` items."""
+    if count < 24:
+        return bytes([0x80 + count])
+    for code, width in ((0x98, 1), (0x99, 2), (0x9A, 4), (0x9B, 8)):
+        if count < 1 << (8 * width):
+            return bytes([code]) + count.to_bytes(width, "big")
+    raise ValueError("too many items for one CBOR array")
+
+
+_CANONICAL_ORDERS = frozenset(
+    {
+        ("slot", "result", "process", "attester", "hashpath", "device-stack"),
+        ("slot", "result", "process", "attester", "evidence", "hashpath", "device-stack"),
+    }
+)
 
 def _bundle(proof: Proof, leaf: bytes, encoded_header: bytes) -> bytes:
     return (

@@ -21,6 +21,7 @@ from attest import (
     verify_batched_attestation,
 )
 from attest._attestation import cbor_canonical
+from attest._compact import statements_from_leaves
 
 if TYPE_CHECKING:
     from devices.core import Ed25519Key, RsaWallet
@@ -50,7 +51,7 @@ def _statements(attester: str, count: int, evidence: str | None = None) -> list[
 def test_fast_encoding_is_the_canonical_one_and_round_trips(statement: Statement) -> None:
     leaf = statement.to_cbor()
     assert leaf == cbor_canonical(statement.facts())
-    assert Statement.from_cbor(leaf) == statement
+    assert statements_from_leaves([leaf])[0] == statement
 
 
 @pytest.mark.parametrize(
@@ -59,7 +60,7 @@ def test_fast_encoding_is_the_canonical_one_and_round_trips(statement: Statement
 )
 def test_a_leaf_that_is_not_a_statement_is_malformed(leaf: bytes) -> None:
     with pytest.raises(EvidenceMalformed):
-        Statement.from_cbor(leaf)
+        statements_from_leaves([leaf])[0]
 
 
 def test_a_non_canonical_leaf_is_malformed(ed_key: Ed25519Key) -> None:
@@ -69,7 +70,7 @@ def test_a_non_canonical_leaf_is_malformed(ed_key: Ed25519Key) -> None:
     unsorted = cbor2.dumps(statement.facts())  # the same facts, keys in insertion order
     assert unsorted != statement.to_cbor()
     with pytest.raises(EvidenceMalformed, match="canonical"):
-        Statement.from_cbor(unsorted)
+        statements_from_leaves([unsorted])
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 65, 300])
@@ -112,8 +113,6 @@ def test_incomplete_reordered_or_altered_batches_do_not_open(
 
 
 def test_leaves_must_each_be_exactly_one_statement(ed_key: Ed25519Key) -> None:
-    from attest._attestation import statements_from_leaves
-
     a, b = (s.to_cbor() for s in _statements(ed_key.address, 2))
     assert statements_from_leaves([a, b]) == _statements(ed_key.address, 2)
     # the same bytes cut elsewhere: every leaf must hold one whole item
