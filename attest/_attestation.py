@@ -130,7 +130,7 @@ class Statement:
         Raises:
             EvidenceMalformed: a key is missing, unknown or of the wrong type.
         """
-        if not isinstance(facts, Mapping):
+        if type(facts) is not dict and not isinstance(facts, Mapping):  # decoded maps skip the ABC check
             raise EvidenceMalformed("statement is not a map")
         unknown = facts.keys() - _STATEMENT_KEYS
         if unknown:
