@@ -53,7 +53,7 @@ class PeerSpec:
     data_dir: str = ""
     wallet_path: str = ""
     trusted: tuple[str, ...] = ()
-    batch_size: int = 512
+    batch_size: int = 1024
     batch_delay_s: float = 0.02
 
 

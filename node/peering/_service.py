@@ -89,7 +89,7 @@ log = logging.getLogger(__name__)
 
 TOPIC = "hyperpeer/attestations/1"
 #: Cap on one compact batch message (well under ``P2PConfig.max_message_bytes`` and libp2p's 1 MiB).
-GOSSIP_BATCH_BYTES = 128 * 1024
+GOSSIP_BATCH_BYTES = 224 * 1024
 _HEADER_ALLOWANCE = 2048  # an RSA-4096 header (key, signature, root) and the envelope around it
 
 
@@ -139,7 +139,7 @@ class Peering:
         *,
         evidence: Evidence | None = None,
         evidence_policy: VerifierPolicy | None = None,
-        batch_size: int = 512,
+        batch_size: int = 1024,
         batch_delay_s: float = 0.02,
         fetch_timeout_s: float = 5.0,
     ) -> None:

@@ -47,7 +47,7 @@ from p2p import Kind, WireError, decode_envelope
 if TYPE_CHECKING:
     from attest import SnpVerification, VerifierPolicy
 
-MAX_BATCH_ITEMS = 512
+MAX_BATCH_ITEMS = 1024
 
 
 @final
