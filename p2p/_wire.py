@@ -88,6 +88,8 @@ def _check_value(value: object, depth: int) -> None:
     if value is None or isinstance(value, bool | int | str | bytes):
         return
     if isinstance(value, list):
+        if depth < _MAX_DEPTH and all(type(item) is bytes for item in value):  # e.g. a batch's leaves
+            return
         for item in value:
             _check_value(item, depth + 1)
         return
