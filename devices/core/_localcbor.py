@@ -34,11 +34,29 @@ def _plain(value: Any, drop_private: bool) -> Any:
     raise DecodeError(f"cannot store a value of type {type(value).__name__}")
 
 
+_FLAT_SCALARS = (bytes, str, int, bool)
+
+
+def _canonical_flat(msg: Message) -> bytes | None:
+    """The canonical encoding of a message whose values are all bytes, text, integers or booleans,
+    without cbor2's canonical mode: the keys go in already in canonical order (shorter UTF-8 first,
+    then bytewise) and these values have one encoding in either mode. None for other messages."""
+    items = msg._items
+    if not all(type(v) in _FLAT_SCALARS for v in items.values()):
+        return None
+    ordered = sorted(items, key=lambda k: (len(k.encode("utf-8")), k.encode("utf-8")))
+    return cbor2.dumps({k: items[k] for k in ordered})
+
+
 def encode_local(value: Value | dict[str, Any], *, canonical: bool = False,
                  drop_private: bool = False) -> bytes:
     """CBOR bytes of a message value (or a plain ``dict`` record of message values).
     ``canonical`` makes equal values encode to equal bytes; ``drop_private`` leaves ``priv*``
     keys of messages out."""
+    if canonical and not drop_private and type(value) is Message:
+        flat = _canonical_flat(value)
+        if flat is not None:
+            return flat
     return cbor2.dumps(_plain(value, drop_private), canonical=canonical)
 
 
