@@ -106,7 +106,8 @@ class Ingest:
         """Index one item on the spot (durable when this returns); returns its new records."""
         records, blobs = records_of(item, origin)
         fresh = self.index.add(item.item_id, records, blobs)
-        self.notify(fresh)
+        self._tell(fresh)
+        self._wake()
         return fresh
 
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -143,12 +144,8 @@ class Ingest:
                 self._tell(records)
             self._wake()
 
-    def notify(self, records: list[Record]) -> None:
-        """Tell the listeners about newly indexed ``records`` and wake the waiters."""
-        self._tell(records)
-        self._wake()
-
     def _tell(self, records: list[Record]) -> None:
+        """Tell the listeners about newly indexed ``records``."""
         for listener in self._listeners if records else ():
             try:
                 listener(records)
