@@ -37,7 +37,6 @@ from ._assignment import (
     BlockInfo,
     ChainHead,
     MessageOps,
-    build_assignment,
     prepare_assignment,
 )
 
@@ -208,40 +207,32 @@ class Scheduler:
         return out
 
     def _prepare(self, batch: list[_Pending]) -> list[Assignment]:
-        heads: dict[str, ChainHead] = {}
-        out: list[Assignment] = []
-        now, block = self._clock_ms(), self._block_info()
-        for p in batch:
-            head = heads.get(p.pid) or self.log.head(p.pid)
-            a = prepare_assignment(
-                process_id=p.pid,
-                head=head,
-                message=p.message,
-                message_id=p.message_id,
-                timestamp_ms=now,
-                block=block,
-            )
-            heads[p.pid] = ChainHead(next_slot=a.slot + 1, chain=a.chain_raw)
-            out.append(a)
-        return out
+        """The batch's assignments with their messages not yet signed (a failure raises)."""
+        return [a for a in self._assign(batch, None) if a is not None]
 
     def _build_one_by_one(self, batch: list[_Pending]) -> list[Assignment | None]:
+        """The batch's signed assignments; a message that fails gets ``None`` (and its caller the
+        error) and the next message of its process takes its slot."""
+        return self._assign(batch, self.ops.sign)
+
+    def _assign(
+        self, batch: list[_Pending], sign: Callable[[Message], Message] | None
+    ) -> list[Assignment | None]:
         heads: dict[str, ChainHead] = {}
         out: list[Assignment | None] = []
         now, block = self._clock_ms(), self._block_info()
         for p in batch:
             head = heads.get(p.pid) or self.log.head(p.pid)
             try:
-                a = build_assignment(
-                    process_id=p.pid,
-                    head=head,
-                    message=p.message,
-                    message_id=p.message_id,
-                    timestamp_ms=now,
-                    block=block,
-                    sign=self.ops.sign,
+                a = prepare_assignment(
+                    process_id=p.pid, head=head, message=p.message, message_id=p.message_id,
+                    timestamp_ms=now, block=block,
                 )
+                if sign is not None:
+                    a = replace(a, message=sign(a.message))
             except Exception as exc:  # a per-message boundary: this caller fails, the batch goes on
+                if sign is None:
+                    raise
                 log.warning("building the assignment of %s for %s failed", p.message_id, p.pid, exc_info=True)
                 p.error = exc if isinstance(exc, DeviceError) else DeviceError(f"assignment failed: {exc}")
                 out.append(None)
