@@ -132,6 +132,15 @@ class FuncBody:
     code: bytes
     offset: int  # file offset of the instruction bytes, for error messages
 
+    def declared_locals(self) -> int:
+        """How many locals the declaration groups declare (parameters not included)."""
+        declared, pos = 0, 0
+        for _ in range(self.num_local_groups):
+            count, pos = read_u(self.groups_raw, pos, 32)
+            _, pos = read_valtype(self.groups_raw, pos)
+            declared += count
+        return declared
+
 
 @dataclass
 class Module:

@@ -52,8 +52,6 @@ from ._binary import (
     encode_module,
     encode_types,
     parse_module,
-    read_u,
-    read_valtype,
 )
 from ._eh_tree import Block, Branch, If, Region, Try, TryTable, analyse, build
 from ._errors import WasmDecodeError, WasmTranslateError
@@ -275,13 +273,7 @@ def _translate_body(mod: Module, index: int, body: FuncBody, instrs: list[Instr]
     analyse(tree, [], body.offset)
     ftype = mod.defined_func_type(index)
     em = _Emitter(body.code, mod, body.offset)
-    declared = 0
-    p = 0
-    for _ in range(body.num_local_groups):
-        count, p = read_u(body.groups_raw, p, 32)
-        _, p = read_valtype(body.groups_raw, p)
-        declared += count
-    em.local_base = len(ftype.params) + declared
+    em.local_base = len(ftype.params) + body.declared_locals()
     em.region(tree, 0, (None, em.blocktype(ftype.results)))
     em.out.append(END)
     groups = body.groups_raw

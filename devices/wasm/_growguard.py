@@ -28,7 +28,6 @@ from ._binary import (
     encode_module,
     parse_module,
     read_u,
-    read_valtype,
 )
 from ._opcodes import decode
 
@@ -84,13 +83,7 @@ def guard_memory_grow(image: bytes) -> bytes:
             bodies.append(body)
             continue
         ftype = mod.defined_func_type(index)
-        declared = 0
-        p = 0
-        for _ in range(body.num_local_groups):
-            count, p = read_u(body.groups_raw, p, 32)
-            _, p = read_valtype(body.groups_raw, p)
-            declared += count
-        local = enc_u(len(ftype.params) + declared)
+        local = enc_u(len(ftype.params) + body.declared_locals())
         check = b"\x22" + local + const + eq + b"\x04\x40\x41\x01\x24" + enc_u(flag) + b"\x0b\x20" + local
         out = bytearray()
         last = 0
