@@ -72,6 +72,10 @@ def reply_codec(singleton: Message) -> str:
     return "httpsig@1.0"
 
 
+class _ClientGone(NodeError):  # control flow inside this module, never raised out of it
+    """The client disconnected before its request body was complete."""
+
+
 @final
 class HttpApp:
     """The ASGI application of a node."""
@@ -110,6 +114,8 @@ class HttpApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             status, headers, body = await self._serve(scope, receive)
+        except _ClientGone:
+            return  # nobody to answer
         except (NodeError, DeviceError) as exc:
             status, headers, body = self._error(exc.status, exc.reason)
         except CoreError as exc:
@@ -143,7 +149,7 @@ class HttpApp:
         while True:
             event = await receive()
             if event["type"] == "http.disconnect":
-                break
+                raise _ClientGone("the client disconnected mid-body")  # a cut body may read as a valid one
             chunk = event.get("body", b"")
             size += len(chunk)
             if size > self.limits.max_body_bytes:
