@@ -13,7 +13,6 @@ valid). A message file is checked with ``verify_snp_message`` (its nonce, addres
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import TYPE_CHECKING, Any
 
 from devices.core import b64u_encode
@@ -30,7 +29,7 @@ from ._attestation import (
 from ._errors import AttestError, EvidenceInvalid, EvidenceMalformed, VcekUnavailable
 from ._message import verify_snp_message
 from ._provider import Evidence
-from ._report import REPORT_SIZE, SnpReport
+from ._report import REPORT_SIZE, SnpReport, json_object
 from ._vcek import CertPool, StaticVcek
 from ._verify import VerifierPolicy, verify_snp
 
@@ -85,12 +84,7 @@ def _classify(data: bytes) -> tuple[str, SnpReport | None, CertPool, dict[str, A
     if raw is not None:
         return "snp-report", SnpReport.from_bytes(raw), CertPool(), None
     if stripped.startswith(b"{"):
-        try:
-            obj = json.loads(stripped)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise EvidenceMalformed(f"JSON does not parse: {exc}") from exc
-        if not isinstance(obj, dict):
-            raise EvidenceMalformed("JSON is not an object")
+        obj = json_object(stripped)
         if "report" in obj:
             return "snp-message", SnpReport.from_json(obj["report"]), CertPool(), obj
         return "snp-report-json", SnpReport.from_json(obj), CertPool(), None

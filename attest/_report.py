@@ -73,6 +73,21 @@ class Product(StrEnum):
     TURIN = "Turin"
 
 
+
+def json_object(data: str | bytes, what: str = "") -> dict[str, Any]:
+    """``data`` parsed as a JSON object.
+
+    Raises:
+        EvidenceMalformed: not JSON (``"<what>JSON does not parse"``), or not an object.
+    """
+    try:
+        obj = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise EvidenceMalformed(f"{what}JSON does not parse: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise EvidenceMalformed(f"{what}JSON is not an object")
+    return obj
+
 @dataclass(frozen=True)
 class Tcb:
     """A TCB_VERSION decoded for a product (Turin moves the fields and adds FMC)."""
@@ -136,10 +151,7 @@ class SnpReport:
             EvidenceMalformed: not JSON, a field missing, mistyped or out of range.
         """
         if isinstance(data, str | bytes):
-            try:
-                data = json.loads(data)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise EvidenceMalformed(f"report JSON does not parse: {exc}") from exc
+            data = json_object(data, "report ")
         if not isinstance(data, Mapping):
             raise EvidenceMalformed("report JSON is not an object")
         buf = bytearray(REPORT_SIZE)
