@@ -73,7 +73,6 @@ class Product(StrEnum):
     TURIN = "Turin"
 
 
-
 def json_object(data: str | bytes, what: str = "") -> dict[str, Any]:
     """``data`` parsed as a JSON object.
 
