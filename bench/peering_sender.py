@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cbor2
 import trio
+import trio.testing
 
 from devices.core import Message, RsaWallet, message_id
 from node._store import LmdbStore
@@ -143,13 +144,17 @@ async def main(args: argparse.Namespace) -> None:
             bursts: list[tuple[float, float]] = []
             paces: list[tuple[float, float, float, float]] = []
             ticks: list[float] = []
+            sizes: list[float] = []
             async with trio.open_nursery() as nursery:
                 await nursery.start(peering.run)
                 count = int(args.rate * args.seconds)
                 await burst(peering, seen, "warm", messages(-1, 500))
                 for r in range(args.rounds):
                     bursts.append(await burst(peering, seen, f"burst-{r}", messages(r, args.burst)))
+                    before = peering.stats.batches_published
                     paces.append(await paced(peering, seen, f"paced-{r}", messages(r, count), args.rate))
+                    await trio.testing.wait_all_tasks_blocked()  # the publisher has counted the last batch
+                    sizes.append(count / max(1, peering.stats.batches_published - before))
                     ticks.append(await pacing(count, args.rate))
                 nursery.cancel_scope.cancel()
         finally:
@@ -165,6 +170,7 @@ async def main(args: argparse.Namespace) -> None:
     print(
         f"paced {args.rate:.0f}/s for {args.seconds:.0f} s, batch window {peering.batch_delay_s * 1000:.0f} ms:"
     )
+    print(f"  statements per batch {statistics.median(sizes):.1f} (one RSA signature each)")
     print(f"  announce -> own record indexed  p50 {med(paces, 0):6.1f} ms   p99 {med(paces, 1):6.1f} ms")
     print(f"  CPU, process      {med(paces, 2):7.1f} us/statement  ({med(paces, 2) / ref:5.1f}x ref)")
     print(f"  CPU, loop thread  {med(paces, 3):7.1f} us/statement  ({med(paces, 3) / ref:5.1f}x ref)")
