@@ -176,7 +176,8 @@ class Peering:
         self._first_at = 0.0  # trio time when the queue last went from empty to one statement
         self._wake_at = 1  # ``announce`` wakes the batcher when the queue grows to this length
         self._batcher_lot = trio.lowlevel.ParkingLot()
-        self._room = trio.lowlevel.ParkingLot()  # announcers waiting for the queue to have room
+        self._room = trio.lowlevel.ParkingLot()  # announcers waiting for the queue to have room, in order
+        self._reserved = 0  # places the batcher promised to announcers it woke (they have yet to run)
         self._stopped = False
         self._ingest = Ingest(self.index)
         self._outbox_send, self._outbox_recv = trio.open_memory_channel[tuple[bytes, int]](2)
@@ -272,10 +273,8 @@ class Peering:
         )
         await trio.lowlevel.checkpoint_if_cancelled()
         queue = self._queue
-        while len(queue) >= self._capacity or self._stopped:
-            if self._stopped:
-                raise PeeringError("the peering service has stopped")
-            await self._room.park()
+        if len(queue) + self._reserved >= self._capacity or self._stopped:
+            await self._wait_for_room()
         self._pending[result_id] = result  # written to the store by the batcher, before signing
         queue.append(statement)
         queued = len(queue)
@@ -285,6 +284,18 @@ class Peering:
             self._wake_at = _NEVER
             self._batcher_lot.unpark_all()
         return result_id
+
+    async def _wait_for_room(self) -> None:
+        """Wait (first come, first served) until the batcher promises this caller a place in the queue.
+
+        Raises:
+            PeeringError: the service has stopped.
+        """
+        if not self._stopped:
+            await self._room.park()  # cancelled here, the caller queues nothing and holds no place
+            self._reserved -= 1  # woken with a place (or by the stop): nothing can cancel it now
+        if self._stopped:
+            raise PeeringError("the peering service has stopped")
 
     async def _batcher(self) -> None:
         """Take up to ``batch_size`` statements, or what was queued within ``batch_delay_s`` of the
@@ -302,7 +313,8 @@ class Peering:
                         await self._batcher_lot.park()
                 self._wake_at = _NEVER
                 batch = [queue.popleft() for _ in range(min(len(queue), self.batch_size))]
-                self._room.unpark_all()
+                woken = len(self._room.unpark(count=self._capacity - len(queue) - self._reserved))
+                self._reserved += woken
                 for chunk in self._chunks(batch):
                     await self._sign_batch(chunk)
         finally:  # statements still queued are dropped: they were never signed
@@ -310,7 +322,7 @@ class Peering:
             self._wake_at = _NEVER
             queue.clear()
             self._pending.clear()
-            self._room.unpark_all()
+            self._reserved += len(self._room.unpark_all())
 
     def _chunks(self, batch: list[Statement]) -> list[list[Statement]]:
         """Split ``batch`` so each compact gossip message stays under ``GOSSIP_BATCH_BYTES`` and
