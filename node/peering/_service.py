@@ -21,7 +21,8 @@ Theory of operation:
    is signed) in the compact form (every statement's leaf bytes plus the signed header; receivers
    recompute the root), split so each message stays under ``GOSSIP_BATCH_BYTES`` and
    ``MAX_BATCH_ITEMS``. ``announce`` waits (back-pressure) only while ``max(batch_size, 64)``
-   statements are queued; it may be called before ``run`` (the statements wait for the batcher).
+   statements are queued, and callers that wait are let in first come, first served; it may be
+   called before ``run`` (the statements wait for the batcher).
 4. **Convergence**: ``lookup(process, slot)`` converges the stored claims (``_trust``); if they do not
    reach ``k``, it first asks connected peers for their attestations of that slot (how a restarted
    or late peer catches up) and verifies each one. With agreement it loads the result, or fetches it
