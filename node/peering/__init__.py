@@ -8,7 +8,8 @@ See ``_service`` for the theory of operation. The process device reaches it as
   ``Converged.attested_by`` lists the attesters. ``None`` means: compute it yourself.
 * ``async announce(process: str, slot: int, result: Message, hashpath: str,
   device_stack: Sequence[str]) -> str`` — attest a result this node computed (batched, signed with
-  the node wallet, stored and gossiped); returns the result id (``message_id(result)``).
+  the node wallet, stored and gossiped); returns the result id (``message_id(result)``). Raises
+  ``PeeringError`` once the service has stopped.
 
 * ``verify(body: bytes) -> Message`` — a report on an attestation in any form peers exchange (what
   ``attest@1.0/verify`` answers).

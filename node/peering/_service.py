@@ -12,12 +12,17 @@ Theory of operation:
    the index writer (``_ingest``: group commits in a worker thread, then listeners and waiters) and is
    ``ACCEPT``ed (forwarded) without waiting for the disk.
 3. **Production**: ``announce(process, slot, result, hashpath, device_stack)`` queues a ``Statement``
-   (and the result, to be stored under ``message_id(result)``); the batcher takes up to ``batch_size``
-   statements or whatever arrived within ``batch_delay_s`` of the first and, in a worker thread,
-   stores their results and signs one Merkle batch with the node wallet, hands it to the index writer;
-   a publisher task then publishes it (while the next batch is signed) in the compact form (every
-   statement's leaf bytes plus the signed header; receivers recompute the root), split so each
-   message stays under ``GOSSIP_BATCH_BYTES``.
+   (and the result, to be stored under ``message_id(result)``) without a scheduling round: the
+   batcher sleeps until the first statement of a batch is queued, then until ``batch_delay_s`` after
+   that statement was announced or until ``batch_size`` statements are queued (``announce`` wakes it
+   only at those two points, not per statement). It takes up to ``batch_size`` statements and, in a
+   worker thread, stores their results (durably) and then signs one Merkle batch with the node
+   wallet, and hands it to the index writer; a publisher task then publishes it (while the next batch
+   is signed) in the compact form (every statement's leaf bytes plus the signed header; receivers
+   recompute the root), split so each message stays under ``GOSSIP_BATCH_BYTES`` and
+   ``MAX_BATCH_ITEMS``. ``announce`` waits (back-pressure) only while ``max(batch_size, 64)``
+   statements are queued, and callers that wait are let in first come, first served; it may be
+   called before ``run`` (the statements wait for the batcher).
 4. **Convergence**: ``lookup(process, slot)`` converges the stored claims (``_trust``); if they do not
    reach ``k``, it first asks connected peers for their attestations of that slot (how a restarted
    or late peer catches up) and verifies each one. With agreement it loads the result, or fetches it
@@ -28,14 +33,18 @@ Theory of operation:
    (see ``_fetch``).
 
 Cancellation/shutdown: cancelling ``run`` stops the batcher (statements still queued are dropped: they
-were never signed) and the publisher (a batch signed but not yet published stays indexed here; peers
-get it on catch-up), unsubscribes and leaves the backend, which closes its connections.
+were never signed; ``announce`` then raises ``PeeringError``, also in callers waiting for room) and the
+publisher (a batch signed but not yet published stays indexed here; peers get it on catch-up),
+unsubscribes and leaves the backend, which closes its connections. ``announce`` is a cancellation
+point: cancelled, it queues nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import sys
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
@@ -51,7 +60,7 @@ from attest import (
 )
 from devices.core import Message, b64u_encode, message_id
 from node._serial import encode_message
-from node.peering._errors import ItemIgnored, ItemRejected
+from node.peering._errors import ItemIgnored, ItemRejected, PeeringError
 from node.peering._fetch import MAX_SLOT_ITEMS, decode_result, fetch_body, serve_fetch
 from node.peering._ingest import Ingest, blob_name
 from node.peering._records import AttestationIndex, Record
@@ -91,6 +100,7 @@ TOPIC = "hyperpeer/attestations/1"
 #: Cap on one compact batch message (well under ``P2PConfig.max_message_bytes`` and libp2p's 1 MiB).
 GOSSIP_BATCH_BYTES = 224 * 1024
 _HEADER_ALLOWANCE = 2048  # an RSA-4096 header (key, signature, root) and the envelope around it
+_NEVER = sys.maxsize  # a queue length ``announce`` never reaches: the batcher is not waiting
 
 
 @final
@@ -161,7 +171,15 @@ class Peering:
             verification = self._checker.check(self._evidence)
             self._own_hardware = verification is not None and verification.hardware
             self._evidence_id = b64u_encode(hashlib.sha256(self._evidence_raw(evidence)).digest())
-        self._send, self._recv = trio.open_memory_channel[Statement](max(batch_size, 64))
+        # The batcher's queue (see ``_batcher``): at most ``_capacity`` statements, oldest first.
+        self._queue: deque[Statement] = deque()
+        self._capacity = max(batch_size, 64)
+        self._first_at = 0.0  # trio time when the queue last went from empty to one statement
+        self._wake_at = 1  # ``announce`` wakes the batcher when the queue grows to this length
+        self._batcher_lot = trio.lowlevel.ParkingLot()
+        self._room = trio.lowlevel.ParkingLot()  # announcers waiting for the queue to have room, in order
+        self._reserved = 0  # places the batcher promised to announcers it woke (they have yet to run)
+        self._stopped = False
         self._ingest = Ingest(self.index)
         self._outbox_send, self._outbox_recv = trio.open_memory_channel[tuple[bytes, int]](2)
         self._running = False
@@ -246,46 +264,78 @@ class Peering:
 
         The statement is signed and published with the next batch (within ``batch_delay_s``). A
         cancellation point; it waits (back-pressure) only when the batcher's queue is full.
+
+        Raises:
+            PeeringError: the service has stopped (``run`` was cancelled).
         """
         result_id = message_id(result)
-        self._pending[result_id] = result  # written to the store by the batcher, before signing
         statement = Statement(
-            process=process,
-            slot=slot,
-            result=result_id,
-            hashpath=hashpath,
-            device_stack=tuple(device_stack),
-            attester=self._address,
-            evidence=self._evidence_id,
+            process, slot, result_id, hashpath, tuple(device_stack), self._address, self._evidence_id
         )
         await trio.lowlevel.checkpoint_if_cancelled()
-        try:  # no scheduling round per statement while the batcher's queue has room
-            self._send.send_nowait(statement)
-        except trio.WouldBlock:
-            await self._send.send(statement)
+        queue = self._queue
+        if len(queue) + self._reserved >= self._capacity or self._stopped:
+            await self._wait_for_room()
+        self._pending[result_id] = result  # written to the store by the batcher, before signing
+        queue.append(statement)
+        queued = len(queue)
+        if queued == 1:
+            self._first_at = trio.current_time()
+        if queued >= self._wake_at:  # no scheduling round for the batcher per statement, only this one
+            self._wake_at = _NEVER
+            self._batcher_lot.unpark_all()
         return result_id
 
+    async def _wait_for_room(self) -> None:
+        """Wait (first come, first served) until the batcher promises this caller a place in the queue.
+
+        Raises:
+            PeeringError: the service has stopped.
+        """
+        if not self._stopped:
+            await self._room.park()  # cancelled here, the caller queues nothing and holds no place
+            self._reserved -= 1  # woken with a place (or by the stop): nothing can cancel it now
+        if self._stopped:
+            raise PeeringError("the peering service has stopped")
+
     async def _batcher(self) -> None:
-        async with self._recv:
-            async for first in self._recv:
-                batch = [first]
-                with trio.move_on_after(self.batch_delay_s):
-                    while len(batch) < self.batch_size:
-                        try:  # take what is queued without a scheduling round per statement
-                            batch.append(self._recv.receive_nowait())
-                        except trio.WouldBlock:
-                            batch.append(await self._recv.receive())
+        """Take up to ``batch_size`` statements, or what was queued within ``batch_delay_s`` of the
+        oldest, and sign them. It sleeps until the first statement arrives, then until the window
+        closes or a full batch is queued: two wakeups per batch, not one per statement."""
+        queue = self._queue
+        try:
+            while True:
+                if not queue:
+                    self._wake_at = 1
+                    await self._batcher_lot.park()
+                if len(queue) < self.batch_size:
+                    self._wake_at = self.batch_size
+                    with trio.move_on_at(self._first_at + self.batch_delay_s):
+                        await self._batcher_lot.park()
+                self._wake_at = _NEVER
+                batch = [queue.popleft() for _ in range(min(len(queue), self.batch_size))]
+                woken = len(self._room.unpark(count=self._capacity - len(queue) - self._reserved))
+                self._reserved += woken
                 for chunk in self._chunks(batch):
                     await self._sign_batch(chunk)
+        finally:  # statements still queued are dropped: they were never signed
+            self._stopped = True
+            self._wake_at = _NEVER
+            queue.clear()
+            self._pending.clear()
+            self._reserved += len(self._room.unpark_all())
 
     def _chunks(self, batch: list[Statement]) -> list[list[Statement]]:
         """Split ``batch`` so each compact gossip message stays under ``GOSSIP_BATCH_BYTES`` and
-        ``MAX_BATCH_ITEMS`` statements (what receivers accept)."""
+        ``MAX_BATCH_ITEMS`` statements (what receivers accept). Makes every statement's leaf
+        (``to_cbor``, memoised: ``sign_compact`` finds them ready)."""
         budget = GOSSIP_BATCH_BYTES - _HEADER_ALLOWANCE - len(self._evidence or b"")
+        sizes = [len(statement.to_cbor()) + 8 for statement in batch]
+        if len(batch) <= MAX_BATCH_ITEMS and sum(sizes) <= budget:
+            return [batch]  # the usual case: one message
         chunks: list[list[Statement]] = [[]]
         used = 0
-        for statement in batch:
-            size = len(statement.to_cbor()) + 8
+        for statement, size in zip(batch, sizes, strict=True):
             if chunks[-1] and (used + size > budget or len(chunks[-1]) >= MAX_BATCH_ITEMS):
                 chunks.append([])
                 used = 0
@@ -296,10 +346,9 @@ class Peering:
     async def _sign_batch(self, batch: list[Statement]) -> None:
         # Python-heavy encoding here on the loop; the worker thread only writes and signs (C code that
         # releases the GIL), so it does not fight the loop for the GIL.
-        results = [(s.result, self._pending.pop(s.result, None)) for s in batch]
+        pending = self._pending
+        results = [(s.result, pending.pop(s.result, None)) for s in batch]
         encoded = [(encode_message(m), [result_id]) for result_id, m in results if m is not None]
-        for statement in batch:
-            statement.to_cbor()  # memoised: sign_compact finds the leaves ready
 
         def store_and_sign() -> tuple[BatchHeader, list[bytes]]:
             self.store.write_encoded_messages(encoded)
@@ -311,8 +360,9 @@ class Peering:
         if self._evidence is not None:
             body["evidence"] = self._evidence
         data = encode_envelope(Envelope(Kind.ATTESTATION_BATCH, body))
-        hardware, evidence = self._own_hardware, self._evidence or b""
-        claims = tuple(Claim(s, hardware and s.evidence is not None, position=n) for n, s in enumerate(batch))
+        # Every own statement names this node's evidence (or none): one hardware flag for all.
+        hardware, evidence = self._own_hardware and self._evidence_id is not None, self._evidence or b""
+        claims = tuple(Claim(s, hardware, None, n) for n, s in enumerate(batch))
         item = VerifiedItem(header.id, header.attester, claims, batch=data, evidence=evidence)
         self._ingest.offer(item, self.p2p.peer_id)  # indexed by the writer, like a peer's batch
         await self._outbox_send.send((data, len(batch)))  # the next batch is signed while this one goes out
