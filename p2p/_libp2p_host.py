@@ -21,6 +21,7 @@ the pubsub and router services and the host, in that order; no thread is left be
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 from collections import OrderedDict
@@ -64,7 +65,7 @@ from p2p._errors import (
 from p2p._identity import load_or_create_seed
 from p2p._policy import GossipPolicy
 from p2p._service import NodeService, QueueRoom, map_errors, redial_forever
-from p2p._streams import Fanout, LibraryStream, client_exchange, serve_exchange
+from p2p._streams import Fanout, LibraryStream, NegotiationCut, lazy_client_exchange, serve_exchange
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -116,13 +117,11 @@ class _PeerWatch(INotifee):
 
 def _is_unsupported_protocol(exc: BaseException | None) -> bool:
     """True if the cause chain says the remote answered "na" to every protocol we offered."""
-    while exc is not None:
-        if isinstance(exc, ProtocolNotSupportedError):
-            return True
+    while exc is not None and not isinstance(exc, ProtocolNotSupportedError):
         if isinstance(exc, MultiselectClientError) and str(exc).startswith("protocols not supported"):
             return True
         exc = exc.__cause__
-    return False
+    return exc is not None
 
 
 def _peer_of(peer_id: str) -> ID:
@@ -460,25 +459,40 @@ class Libp2pNode(NodeService):
             raise PeerBanned(f"peer {peer_id} is banned")
         peer = _peer_of(peer_id)
         self._policy.counters.requests_sent += 1
+        deadline = trio.current_time() + timeout_s
         try:
-            with trio.fail_after(timeout_s):
-                stream = await self._open_stream(host, peer, protocol)
-                adapter = _adapt(stream)
+            with trio.fail_at(deadline):
+                with map_errors(_LIBRARY_ERRORS, lambda e: PeerUnreachable(f"no stream to {peer}: {e}")):
+                    stream = await host.get_network().new_stream(peer)  # raw: negotiated lazily below
+                adapter, done, cap = _adapt(stream), False, self.config.max_response_bytes
+                accepted = functools.partial(stream.set_protocol, TProtocol(protocol))  # as new_stream does
                 try:
-                    return await client_exchange(adapter, bytes(payload), self.config.max_response_bytes)
+                    reply = await lazy_client_exchange(adapter, protocol, payload, cap, on_accepted=accepted)
+                    done = True
+                    return reply
                 finally:
                     with trio.CancelScope(shield=True), trio.move_on_after(1.0):
-                        await adapter.aclose()
+                        await (adapter.aclose() if done else adapter.reset())
+        except NegotiationCut as exc:
+            if not exc.pipelined:
+                raise
+            with trio.move_on_at(deadline):
+                raise await self._explain_cut(host, peer, protocol, exc) from exc
+            raise RequestTimeout(f"no answer from {peer_id} about {protocol} within {timeout_s} s") from exc
         except trio.TooSlowError as exc:
             raise RequestTimeout(f"no response from {peer_id} within {timeout_s} s") from exc
         except trio.BrokenResourceError as exc:
             raise RequestFailed(f"stream to {peer_id} broke: {exc}") from exc
 
-    async def _open_stream(self, host: Any, peer: ID, protocol: str) -> Any:
-        def error(leaf: BaseException) -> P2PError:
-            if _is_unsupported_protocol(leaf):
+    async def _explain_cut(self, host: Any, peer: ID, protocol: str, cut: NegotiationCut) -> P2PError:
+        """A pipelined negotiation was cut before the answer (a reset can overtake an "na"): ask again,
+        without a request, through py-libp2p's own negotiation, and say what the cut meant."""
+        try:
+            stream = await host.new_stream(peer, [TProtocol(protocol)])
+        except _LIBRARY_ERRORS as exc:
+            if _is_unsupported_protocol(exc):
                 return ProtocolNotSupported(f"{peer} does not serve {protocol}")
-            return PeerUnreachable(f"cannot open a stream to {peer}: {leaf}")
-
-        with map_errors(_LIBRARY_ERRORS, error):
-            return await host.new_stream(peer, [TProtocol(protocol)])
+            return PeerUnreachable(f"cannot open a stream to {peer}: {exc}")
+        with trio.CancelScope(shield=True), trio.move_on_after(1.0):
+            await _adapt(stream).reset()
+        return RequestFailed(cut.reason)
