@@ -492,7 +492,7 @@ class Libp2pNode(NodeService):
         except _LIBRARY_ERRORS as exc:
             if _is_unsupported_protocol(exc):
                 return ProtocolNotSupported(f"{peer} does not serve {protocol}")
-            return PeerUnreachable(f"cannot open a stream to {peer}: {exc}")
+            return RequestFailed(cut.reason)
         with trio.CancelScope(shield=True), trio.move_on_after(1.0):
             await _adapt(stream).reset()
         return RequestFailed(cut.reason)

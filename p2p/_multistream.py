@@ -73,6 +73,11 @@ class MessageDecoder:
         """True once end of stream was fed and nothing is left buffered."""
         return self._eof and not self._buf
 
+    @property
+    def buffered(self) -> int:
+        """How many bytes are buffered and not yet returned."""
+        return len(self._buf)
+
     def take_remainder(self) -> bytes:
         """Every buffered byte not yet returned as a message; the decoder is empty afterwards."""
         rest = bytes(self._buf)
@@ -148,6 +153,11 @@ class LazySelect:
     def header_seen(self) -> bool:
         """True once the responder's header arrived (it speaks multistream-select 1.0)."""
         return self._header_seen
+
+    @property
+    def midway(self) -> bool:
+        """True while part of a message is buffered (an end of stream now would cut a message)."""
+        return not self._decoder.at_eof and bool(self._decoder.buffered)
 
     def feed(self, data: bytes) -> None:
         """Bytes read from the stream; ``b""`` at end of stream."""

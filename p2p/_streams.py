@@ -158,9 +158,9 @@ async def lazy_client_exchange(
             data = await stream.receive_some(_READ_CHUNK)
         except trio.BrokenResourceError as exc:
             raise NegotiationCut(f"the stream broke during negotiation: {exc}", pipelined=pipelined) from exc
-        if not data:
+        if not data and not select.midway:
             raise NegotiationCut("the stream ended during negotiation", pipelined=pipelined)
-        select.feed(data)
+        select.feed(data)  # an end of stream inside a message: WireError from poll
     if state is Selection.REJECTED:
         raise ProtocolNotSupported(f"the peer does not serve {protocol}")
     if on_accepted is not None:

@@ -1,0 +1,217 @@
+"""Requests negotiate their protocol lazily (multistream header, protocol line and request in one write).
+
+Real ``Libp2pNode`` pairs on 127.0.0.1. The responder is py-libp2p's own multiselect server, except in the
+hostile tests, which replace the whole inbound side of B's swarm with a raw stream handler of ours.
+"""
+
+from __future__ import annotations
+
+import gc
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import trio
+
+from p2p import (
+    Libp2pNode,
+    ProtocolNotSupported,
+    ProtocolViolation,
+    RequestFailed,
+    RequestTimeout,
+    WireError,
+)
+from p2p._multistream import MULTISTREAM_PROTOCOL, NOT_AVAILABLE, MessageDecoder, encode_message
+from p2p._wire import encode_frame
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+PROTO = "/hyperpeer/test-echo/1.0.0"
+HEADER = encode_message(MULTISTREAM_PROTOCOL)
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_sockets() -> Iterator[None]:
+    yield
+    gc.collect()
+
+
+@asynccontextmanager
+async def pair() -> AsyncIterator[tuple[Libp2pNode, Libp2pNode]]:
+    a, b = Libp2pNode(seed=b"\x0a" * 32), Libp2pNode(seed=b"\x0b" * 32)
+
+    async def echo(peer: str, payload: bytes) -> bytes:
+        return peer.encode() + b"|" + payload[::-1]
+
+    b.set_request_handler(PROTO, echo)
+    with trio.fail_after(20):
+        async with a, b:
+            await a.connect(b.listen_addrs[0])
+            yield a, b
+
+
+async def test_round_trips_through_the_lazy_path() -> None:
+    async with pair() as (a, b):
+        # pipelined (the usual case), held back until the echo (ends in a newline), empty, large
+        for payload in (b"abc", b"line\n", b"", b"\n", bytes(range(256)) * 250):
+            reply = await a.request(b.peer_id, PROTO, payload, timeout_s=5)
+            assert reply == a.peer_id.encode() + b"|" + payload[::-1]
+        assert b.statistics().requests_served == 5
+
+
+async def test_concurrent_requests_to_one_peer() -> None:
+    async with pair() as (a, b):
+        replies: dict[int, bytes] = {}
+        refused: list[int] = []
+
+        async def one(i: int) -> None:
+            if i % 8 == 7:
+                with pytest.raises(ProtocolNotSupported):
+                    await a.request(b.peer_id, "/hyperpeer/absent/1.0.0", b"%d" % i, timeout_s=10)
+                refused.append(i)
+            else:
+                replies[i] = await a.request(b.peer_id, PROTO, b"req-%d" % i, timeout_s=10)
+
+        with trio.fail_after(15):
+            async with trio.open_nursery() as nursery:
+                for i in range(40):
+                    nursery.start_soon(one, i)
+        assert sorted(refused) == [i for i in range(40) if i % 8 == 7]
+        assert replies == {
+            i: a.peer_id.encode() + b"|" + (b"req-%d" % i)[::-1] for i in range(40) if i % 8 != 7
+        }
+
+
+@pytest.mark.parametrize("payload", [b"x", b"ends in a newline\n"])
+async def test_an_unserved_protocol_is_refused_promptly(payload: bytes) -> None:
+    async with pair() as (a, b):
+        with trio.fail_after(2), pytest.raises(ProtocolNotSupported):
+            await a.request(b.peer_id, "/hyperpeer/absent/1.0.0", payload, timeout_s=30)
+        # the connection survives the refusal
+        assert await a.request(b.peer_id, PROTO, b"ok", timeout_s=5) == a.peer_id.encode() + b"|ko"
+
+
+# -- hostile responders ----------------------------------------------------------------------------
+
+
+async def read_message(stream: Any, decoder: MessageDecoder) -> str:
+    while (message := decoder.next_message()) is None:
+        decoder.feed(await stream.read(1024))
+    return message
+
+
+def raw_responder(b: Libp2pNode, behave: Callable[[Any], Awaitable[None]]) -> None:
+    """Replace B's inbound multiselect with ``behave(stream)`` (A's identify and pubsub streams too)."""
+
+    async def handler(stream: Any) -> None:
+        try:
+            await behave(stream)
+        except Exception:  # noqa: BLE001 - a hostile test peer; whatever breaks, the stream goes
+            pass
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(1):
+                await stream.reset()
+
+    b._host.get_network().set_stream_handler(handler)
+
+
+async def accept_then(stream: Any, reply: bytes, *, close: bool = True) -> None:
+    """Answer like a multiselect server that serves every protocol, then send ``reply``."""
+    decoder = MessageDecoder()
+    await stream.write(HEADER)
+    await read_message(stream, decoder)
+    await stream.write(encode_message(await read_message(stream, decoder)))
+    if reply:
+        await stream.write(reply)
+    if close:
+        await stream.close()
+    else:
+        await trio.sleep_forever()
+
+
+async def refuse(stream: Any, *, reset_first: list[str]) -> None:
+    """Answer like a multiselect server that serves nothing, then wait for the initiator to go; but reset
+    the first stream proposing a protocol in ``reset_first`` (taking it off the list) without answering."""
+    decoder = MessageDecoder()
+    await stream.write(HEADER)
+    await read_message(stream, decoder)
+    if (protocol := await read_message(stream, decoder)) in reset_first:
+        reset_first.remove(protocol)
+        return
+    await stream.write(encode_message(NOT_AVAILABLE))
+    while True:
+        await stream.read(1024)
+
+
+HOSTILE: list[tuple[str, bytes, bytes, type[Exception]]] = [
+    ("wrong header", encode_message("/multistream/2.0.0"), b"", WireError),
+    ("garbage header", b"HTTP/1.1 400 Bad Request\r\n\r\n", b"", WireError),
+    ("wrong answer", HEADER + encode_message("/other/1.0.0"), b"", WireError),
+    ("answer without newline", HEADER + b"\x03nax", b"", WireError),
+    ("header then close", HEADER, b"", RequestFailed),
+    ("nothing then close", b"", b"", RequestFailed),
+]
+
+
+@pytest.mark.parametrize(("case", "sent", "unused", "error"), HOSTILE, ids=[h[0] for h in HOSTILE])
+async def test_a_broken_negotiation_fails_cleanly(
+    case: str, sent: bytes, unused: bytes, error: type[Exception]
+) -> None:
+    async def behave(stream: Any) -> None:
+        if sent:
+            await stream.write(sent)
+        await stream.close()
+
+    async with pair() as (a, b):
+        raw_responder(b, behave)
+        with trio.fail_after(3), pytest.raises(error) as info:
+            await a.request(b.peer_id, PROTO, b"q", timeout_s=30)
+        assert not isinstance(info.value, ProtocolNotSupported)
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (b"", ProtocolViolation),  # accepted, then closed without a reply
+        (encode_frame(b"\x07status?"), WireError),  # a reply with an unknown status byte
+        (b"\xff" * 12, WireError),  # a reply length prefix that never ends
+        (encode_frame(b"\x00partial")[:-3], ProtocolViolation),  # closed inside the reply
+        (encode_frame(b"\x01no such thing"), RequestFailed),  # an error reply
+    ],
+)
+async def test_a_broken_reply_fails_cleanly(reply: bytes, error: type[Exception]) -> None:
+    async with pair() as (a, b):
+        raw_responder(b, lambda stream: accept_then(stream, reply))
+        with trio.fail_after(3), pytest.raises(error):
+            await a.request(b.peer_id, PROTO, b"q", timeout_s=30)
+
+
+async def test_a_silent_responder_times_out() -> None:
+    async with pair() as (a, b):
+        raw_responder(b, lambda stream: accept_then(stream, b"", close=False))
+        with trio.fail_after(3), pytest.raises(RequestTimeout):
+            await a.request(b.peer_id, PROTO, b"q", timeout_s=0.3)
+
+
+async def test_a_reset_that_overtakes_na_still_reads_as_not_supported() -> None:
+    """The first stream is reset before any answer (as when a reset overtakes an unread "na"); the
+    requester then asks again without a request, and that answer ("na") decides."""
+
+    reset_first = [PROTO]
+    async with pair() as (a, b):
+        raw_responder(b, lambda stream: refuse(stream, reset_first=reset_first))
+        with trio.fail_after(3), pytest.raises(ProtocolNotSupported):
+            await a.request(b.peer_id, PROTO, b"q", timeout_s=30)
+        assert reset_first == []
+
+
+async def test_a_reset_before_any_answer_is_a_failed_request() -> None:
+    async def reset_at_once(stream: Any) -> None:
+        return None
+
+    async with pair() as (a, b):
+        raw_responder(b, reset_at_once)
+        with trio.fail_after(3), pytest.raises(RequestFailed) as info:
+            await a.request(b.peer_id, PROTO, b"q", timeout_s=30)
+        assert not isinstance(info.value, ProtocolNotSupported)
