@@ -65,7 +65,7 @@ from p2p._errors import (
 from p2p._identity import load_or_create_seed
 from p2p._policy import GossipPolicy
 from p2p._service import NodeService, QueueRoom, map_errors, redial_forever
-from p2p._streams import Fanout, LibraryStream, NegotiationCut, lazy_client_exchange, serve_exchange
+from p2p._streams import Fanout, LibraryStream, NegotiationCut, lazy_request, serve_exchange
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -452,7 +452,7 @@ class Libp2pNode(NodeService):
         self._host.set_stream_handler(TProtocol(protocol), on_stream)
 
     async def request(self, peer_id: str, protocol: str, payload: bytes, *, timeout_s: float) -> bytes:
-        host, _, _ = self._require_running()
+        host, _, nursery = self._require_running()
         if len(payload) > self.config.max_request_bytes:
             raise MessageTooLarge(f"request of {len(payload)} bytes exceeds {self.config.max_request_bytes}")
         if self._policy.is_banned(peer_id):
@@ -464,15 +464,9 @@ class Libp2pNode(NodeService):
             with trio.fail_at(deadline):
                 with map_errors(_LIBRARY_ERRORS, lambda e: PeerUnreachable(f"no stream to {peer}: {e}")):
                     stream = await host.get_network().new_stream(peer)  # raw: negotiated lazily below
-                adapter, done, cap = _adapt(stream), False, self.config.max_response_bytes
                 accepted = functools.partial(stream.set_protocol, TProtocol(protocol))  # as new_stream does
-                try:
-                    reply = await lazy_client_exchange(adapter, protocol, payload, cap, on_accepted=accepted)
-                    done = True
-                    return reply
-                finally:
-                    with trio.CancelScope(shield=True), trio.move_on_after(1.0):
-                        await (adapter.aclose() if done else adapter.reset())
+                cap = self.config.max_response_bytes
+                return await lazy_request(_adapt(stream), protocol, payload, cap, accepted, nursery)
         except NegotiationCut as exc:
             if not exc.pipelined:
                 raise
@@ -485,8 +479,7 @@ class Libp2pNode(NodeService):
             raise RequestFailed(f"stream to {peer_id} broke: {exc}") from exc
 
     async def _explain_cut(self, host: Any, peer: ID, protocol: str, cut: NegotiationCut) -> P2PError:
-        """A pipelined negotiation was cut before the answer (a reset can overtake an "na"): ask again,
-        without a request, through py-libp2p's own negotiation, and say what the cut meant."""
+        """Ask again, without a request, what a cut pipelined negotiation meant (a reset overtook "na"?)."""
         try:
             stream = await host.new_stream(peer, [TProtocol(protocol)])
         except _LIBRARY_ERRORS as exc:

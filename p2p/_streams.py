@@ -121,6 +121,37 @@ async def client_exchange(stream: ByteStream, payload: bytes, max_response_bytes
     return _reply_body(await read_frame(stream, max_response_bytes + 1))
 
 
+async def lazy_request(
+    stream: LibraryStream,
+    protocol: str,
+    payload: bytes,
+    max_response_bytes: int,
+    on_accepted: Callable[[], None],
+    closer: trio.Nursery,
+) -> bytes:
+    """``lazy_client_exchange``; then close ``stream`` in ``closer`` without waiting (the reply is whole),
+    or reset it if anything failed. Raises what ``lazy_client_exchange`` raises."""
+    try:
+        reply = await lazy_client_exchange(
+            stream, protocol, payload, max_response_bytes, on_accepted=on_accepted
+        )
+    except BaseException:
+        with trio.CancelScope(shield=True), trio.move_on_after(1.0):
+            await stream.reset()
+        raise
+    try:
+        closer.start_soon(_close_within, stream, 1.0)
+    except RuntimeError:  # the closer nursery is shutting down: close here, within the same bound
+        with trio.CancelScope(shield=True):
+            await _close_within(stream, 1.0)
+    return reply
+
+
+async def _close_within(stream: ByteStream, seconds: float) -> None:
+    with trio.move_on_after(seconds):
+        await stream.aclose()
+
+
 def _reply_body(frame: bytes) -> bytes:
     ok, body = decode_reply(frame)
     if not ok:
