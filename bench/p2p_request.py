@@ -72,10 +72,10 @@ async def main(rounds: int, count: int, reply_bytes: int) -> None:
             await stream.aclose()
 
         async def raw_open() -> None:
-            await adapt(await host.get_network().new_stream(peer)).reset()
+            await (await host.get_network().new_stream(peer)).reset()
 
         async def negotiated_open() -> None:
-            await adapt(await host.new_stream(peer, [PROTO])).reset()
+            await (await host.new_stream(peer, [PROTO])).reset()
 
         paths = {
             "lazy request": lazy,

@@ -11,6 +11,8 @@ What it overrides (see ``spec/p2p-libp2p.md`` §5 and §7):
 5. A pump drains libp2p's 32-slot subscription channel at once into our bounded per-subscriber channels.
 6. Size caps on publish and receive, well under libp2p's silent 1 MiB drop.
 7. Request/response on our own stream protocols with varint framing, caps and deadlines (``_streams``).
+   A request opens a raw stream and negotiates lazily (``_multistream``): header, protocol and request in
+   one write, so one round trip instead of three; the responder is libp2p's own multiselect server.
 8. ``seen_messages.stop()`` on exit (its cleanup thread otherwise leaks); the ``libp2p`` logger is
    re-attached to the application's logging.
 

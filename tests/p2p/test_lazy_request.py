@@ -15,6 +15,7 @@ import trio
 
 from p2p import (
     Libp2pNode,
+    PeerUnreachable,
     ProtocolNotSupported,
     ProtocolViolation,
     RequestFailed,
@@ -90,6 +91,15 @@ async def test_an_unserved_protocol_is_refused_promptly(payload: bytes) -> None:
             await a.request(b.peer_id, "/hyperpeer/absent/1.0.0", payload, timeout_s=30)
         # the connection survives the refusal
         assert await a.request(b.peer_id, PROTO, b"ok", timeout_s=5) == a.peer_id.encode() + b"|ko"
+
+
+async def test_a_request_to_an_unknown_peer_is_unreachable() -> None:
+    async with pair() as (a, _):
+        stranger = Libp2pNode(seed=b"\x0c" * 32).peer_id  # never started: no addresses known
+        with trio.fail_after(3), pytest.raises(PeerUnreachable):
+            await a.request(stranger, PROTO, b"q", timeout_s=30)
+        with pytest.raises(PeerUnreachable):
+            await a.request("not a peer id", PROTO, b"q", timeout_s=1)
 
 
 # -- hostile responders ----------------------------------------------------------------------------
