@@ -183,15 +183,15 @@ async def lazy_client_exchange(
     select = LazySelect(protocol)
     request = encode_frame(payload)
     pipelined = not could_parse_as_message(request)
-    await stream.send_all(select.proposal() + request if pipelined else select.proposal())
-    while (state := select.poll()) is Selection.PENDING:
-        try:
+    try:
+        await stream.send_all(select.proposal() + request if pipelined else select.proposal())
+        while (state := select.poll()) is Selection.PENDING:
             data = await stream.receive_some(_READ_CHUNK)
-        except trio.BrokenResourceError as exc:
-            raise NegotiationCut(f"the stream broke during negotiation: {exc}", pipelined=pipelined) from exc
-        if not data and not select.midway:
-            raise NegotiationCut("the stream ended during negotiation", pipelined=pipelined)
-        select.feed(data)  # an end of stream inside a message: WireError from poll
+            if not data and not select.midway:
+                raise NegotiationCut("the stream ended during negotiation", pipelined=pipelined)
+            select.feed(data)  # an end of stream inside a message: WireError from poll
+    except trio.BrokenResourceError as exc:
+        raise NegotiationCut(f"the stream broke during negotiation: {exc}", pipelined=pipelined) from exc
     if state is Selection.REJECTED:
         raise ProtocolNotSupported(f"the peer does not serve {protocol}")
     if on_accepted is not None:
