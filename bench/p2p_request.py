@@ -42,7 +42,7 @@ def pct(samples: list[float], q: float) -> float:
 
 
 async def interleaved(
-    paths: dict[str, Callable[[], Awaitable[object]]], count: int
+    paths: Mapping[str, Callable[[], Awaitable[object]]], count: int
 ) -> dict[str, list[float]]:
     """``count`` timings (ms) of each path, taken in turn, so drifting load hits all paths alike."""
     out: dict[str, list[float]] = {name: [] for name in paths}
