@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import trio
+import trio.testing
 
 from p2p import (
     Libp2pNode,
@@ -23,6 +24,7 @@ from p2p import (
     WireError,
 )
 from p2p._multistream import MULTISTREAM_PROTOCOL, NOT_AVAILABLE, MessageDecoder, encode_message
+from p2p._streams import lazy_client_exchange
 from p2p._wire import encode_frame
 
 if TYPE_CHECKING:
@@ -225,3 +227,66 @@ async def test_a_reset_before_any_answer_is_a_failed_request() -> None:
         with trio.fail_after(3), pytest.raises(RequestFailed) as info:
             await a.request(b.peer_id, PROTO, b"q", timeout_s=30)
         assert not isinstance(info.value, ProtocolNotSupported)
+
+
+# -- the exchange itself, against a scripted responder over an in-memory stream ----------------------
+
+
+async def scripted(payload: bytes, answer: str) -> tuple[bytes, list[str], bytes | Exception]:
+    """Run ``lazy_client_exchange`` against a responder that first reads what arrives unprompted, then
+    answers ``answer`` (after its header), then replies "ok". Returns (unprompted bytes, events, result)."""
+    client, server = trio.testing.memory_stream_pair()
+    events: list[str] = []
+    unprompted = bytearray()
+    result: bytes | Exception = b""
+
+    async def run_client() -> None:
+        nonlocal result
+        try:
+            result = await lazy_client_exchange(
+                client, PROTO, payload, 1024, on_accepted=lambda: events.append("accepted")
+            )
+        except Exception as exc:  # noqa: BLE001 - returned for the test to inspect
+            result = exc
+
+    async def drain(into: bytearray | None) -> None:
+        """Read until cancelled; what it read is recorded once every task is blocked."""
+        while data := await server.receive_some():
+            if into is None:
+                events.append(f"then:{len(data)}")
+            else:
+                into += data
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_client)
+        for into in (unprompted, None):
+            async with trio.open_nursery() as reader:
+                reader.start_soon(drain, into)
+                await trio.testing.wait_all_tasks_blocked()  # the client wrote all it writes unprompted
+                reader.cancel_scope.cancel()
+            if into is not None:
+                events.append("answered")
+                await server.send_all(HEADER + encode_message(answer) + encode_frame(b"\x00ok"))
+        await server.aclose()
+    return bytes(unprompted), events, result
+
+
+async def test_the_request_is_pipelined_behind_the_proposal() -> None:
+    unprompted, events, result = await scripted(b"abc", PROTO)
+    assert unprompted == HEADER + encode_message(PROTO) + encode_frame(b"abc")
+    assert events == ["answered", "accepted"]
+    assert result == b"ok"
+
+
+async def test_a_request_ending_in_a_newline_waits_for_the_echo() -> None:
+    payload = b"abc\n"
+    unprompted, events, result = await scripted(payload, PROTO)
+    assert unprompted == HEADER + encode_message(PROTO)
+    assert events == ["answered", "accepted", f"then:{len(encode_frame(payload))}"]
+    assert result == b"ok"
+
+
+async def test_na_is_not_supported_and_never_accepted() -> None:
+    _, events, result = await scripted(b"abc", NOT_AVAILABLE)
+    assert isinstance(result, ProtocolNotSupported)
+    assert "accepted" not in events
