@@ -157,7 +157,7 @@ class LazySelect:
     @property
     def midway(self) -> bool:
         """True while part of a message is buffered (an end of stream now would cut a message)."""
-        return not self._decoder.at_eof and bool(self._decoder.buffered)
+        return self._decoder.buffered > 0
 
     def feed(self, data: bytes) -> None:
         """Bytes read from the stream; ``b""`` at end of stream."""
