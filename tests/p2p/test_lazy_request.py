@@ -16,6 +16,7 @@ import trio.testing
 
 from p2p import (
     Libp2pNode,
+    PeerBanned,
     PeerUnreachable,
     ProtocolNotSupported,
     ProtocolViolation,
@@ -102,6 +103,18 @@ async def test_a_request_to_an_unknown_peer_is_unreachable() -> None:
             await a.request(stranger, PROTO, b"q", timeout_s=30)
         with pytest.raises(PeerUnreachable):
             await a.request("not a peer id", PROTO, b"q", timeout_s=1)
+
+
+async def test_banned_peers_are_refused_on_both_sides() -> None:
+    async with pair() as (a, b):
+        b._policy._bans[a.peer_id] = b._policy.clock() + 60  # as if A had just scored below the threshold
+        with trio.fail_after(3), pytest.raises((RequestFailed, ProtocolViolation)) as info:
+            await a.request(b.peer_id, PROTO, b"q", timeout_s=30)
+        assert not isinstance(info.value, ProtocolNotSupported)
+        assert b.statistics().requests_served == 0
+        a._policy._bans[b.peer_id] = a._policy.clock() + 60
+        with pytest.raises(PeerBanned):
+            await a.request(b.peer_id, PROTO, b"q", timeout_s=1)
 
 
 # -- hostile responders ----------------------------------------------------------------------------
