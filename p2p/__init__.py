@@ -9,7 +9,8 @@ Theory of operation:
    double with the same semantics.
 3. Both backends apply the same inbound policy (``_policy``): ban check, size cap, rate limit, validator,
    scoring and bans.
-4. ``_wire`` is the sans-io codec for our gossip envelopes, fetch frames and stream framing.
+4. ``_wire`` is the sans-io codec for our gossip envelopes, fetch frames and stream framing;
+   ``_multistream`` the sans-io initiator of multistream-select, used to negotiate requests lazily.
 
 Errors (``_errors``)::
 

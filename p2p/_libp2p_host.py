@@ -11,6 +11,8 @@ What it overrides (see ``spec/p2p-libp2p.md`` §5 and §7):
 5. A pump drains libp2p's 32-slot subscription channel at once into our bounded per-subscriber channels.
 6. Size caps on publish and receive, well under libp2p's silent 1 MiB drop.
 7. Request/response on our own stream protocols with varint framing, caps and deadlines (``_streams``).
+   A request opens a raw stream and negotiates lazily (``_multistream``): header, protocol and request in
+   one write, so one round trip instead of three; the responder is libp2p's own multiselect server.
 8. ``seen_messages.stop()`` on exit (its cleanup thread otherwise leaks); the ``libp2p`` logger is
    re-attached to the application's logging.
 
@@ -21,6 +23,7 @@ the pubsub and router services and the host, in that order; no thread is left be
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 from collections import OrderedDict
@@ -64,7 +67,7 @@ from p2p._errors import (
 from p2p._identity import load_or_create_seed
 from p2p._policy import GossipPolicy
 from p2p._service import NodeService, QueueRoom, map_errors, redial_forever
-from p2p._streams import Fanout, LibraryStream, client_exchange, serve_exchange
+from p2p._streams import Fanout, LibraryStream, NegotiationCut, lazy_request, serve_exchange
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -116,13 +119,11 @@ class _PeerWatch(INotifee):
 
 def _is_unsupported_protocol(exc: BaseException | None) -> bool:
     """True if the cause chain says the remote answered "na" to every protocol we offered."""
-    while exc is not None:
-        if isinstance(exc, ProtocolNotSupportedError):
-            return True
+    while exc is not None and not isinstance(exc, ProtocolNotSupportedError):
         if isinstance(exc, MultiselectClientError) and str(exc).startswith("protocols not supported"):
             return True
         exc = exc.__cause__
-    return False
+    return exc is not None
 
 
 def _peer_of(peer_id: str) -> ID:
@@ -453,32 +454,40 @@ class Libp2pNode(NodeService):
         self._host.set_stream_handler(TProtocol(protocol), on_stream)
 
     async def request(self, peer_id: str, protocol: str, payload: bytes, *, timeout_s: float) -> bytes:
-        host, _, _ = self._require_running()
+        host, _, nursery = self._require_running()
         if len(payload) > self.config.max_request_bytes:
             raise MessageTooLarge(f"request of {len(payload)} bytes exceeds {self.config.max_request_bytes}")
         if self._policy.is_banned(peer_id):
             raise PeerBanned(f"peer {peer_id} is banned")
         peer = _peer_of(peer_id)
         self._policy.counters.requests_sent += 1
+        deadline = trio.current_time() + timeout_s
         try:
-            with trio.fail_after(timeout_s):
-                stream = await self._open_stream(host, peer, protocol)
-                adapter = _adapt(stream)
-                try:
-                    return await client_exchange(adapter, bytes(payload), self.config.max_response_bytes)
-                finally:
-                    with trio.CancelScope(shield=True), trio.move_on_after(1.0):
-                        await adapter.aclose()
+            with trio.fail_at(deadline):
+                with map_errors(_LIBRARY_ERRORS, lambda e: PeerUnreachable(f"no stream to {peer}: {e}")):
+                    stream = await host.get_network().new_stream(peer)  # raw: negotiated lazily below
+                accepted = functools.partial(stream.set_protocol, TProtocol(protocol))  # as new_stream does
+                cap = self.config.max_response_bytes
+                return await lazy_request(_adapt(stream), protocol, payload, cap, accepted, nursery)
+        except NegotiationCut as exc:
+            if not exc.pipelined:
+                raise
+            with trio.move_on_at(deadline):
+                raise await self._explain_cut(host, peer, protocol, exc) from exc
+            raise RequestTimeout(f"no answer from {peer_id} about {protocol} within {timeout_s} s") from exc
         except trio.TooSlowError as exc:
             raise RequestTimeout(f"no response from {peer_id} within {timeout_s} s") from exc
         except trio.BrokenResourceError as exc:
             raise RequestFailed(f"stream to {peer_id} broke: {exc}") from exc
 
-    async def _open_stream(self, host: Any, peer: ID, protocol: str) -> Any:
-        def error(leaf: BaseException) -> P2PError:
-            if _is_unsupported_protocol(leaf):
+    async def _explain_cut(self, host: Any, peer: ID, protocol: str, cut: NegotiationCut) -> P2PError:
+        """Ask again, without a request, what a cut pipelined negotiation meant (a reset overtook "na"?)."""
+        try:
+            stream = await host.new_stream(peer, [TProtocol(protocol)])
+        except _LIBRARY_ERRORS as exc:
+            if _is_unsupported_protocol(exc):
                 return ProtocolNotSupported(f"{peer} does not serve {protocol}")
-            return PeerUnreachable(f"cannot open a stream to {peer}: {leaf}")
-
-        with map_errors(_LIBRARY_ERRORS, error):
-            return await host.new_stream(peer, [TProtocol(protocol)])
+            return RequestFailed(cut.reason)
+        with trio.CancelScope(shield=True), trio.move_on_after(1.0):
+            await _adapt(stream).reset()
+        return RequestFailed(cut.reason)

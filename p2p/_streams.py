@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import trio
 
 from p2p._api import GossipMessage, P2PConfig
-from p2p._errors import ProtocolViolation, RequestFailed
+from p2p._errors import ProtocolNotSupported, ProtocolViolation, RequestFailed
+from p2p._multistream import LazySelect, Selection, could_parse_as_message
 from p2p._wire import FrameDecoder, decode_reply, encode_frame, encode_reply
 
 if TYPE_CHECKING:
@@ -23,6 +24,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _READ_CHUNK = 64 * 1024
+
+
+class NegotiationCut(RequestFailed):
+    """The stream ended or broke before the responder answered our pipelined protocol proposal.
+
+    Ambiguous: a responder refusing the protocol answers ``na`` and may then reset the stream (it reads our
+    pipelined request as its next multistream message), and a reset can overtake the ``na`` we have not read
+    yet. ``pipelined`` says whether the request went out behind the proposal (only then is it ambiguous).
+    """
+
+    def __init__(self, reason: str, *, pipelined: bool) -> None:
+        super().__init__(reason)
+        self.pipelined = pipelined
 
 
 class ByteStream(Protocol):
@@ -70,14 +84,23 @@ class LibraryStream:
         except self._errors as exc:
             log.debug("closing a stream failed: %r", exc)
 
+    async def reset(self) -> None:
+        """Abort the stream in both directions (the remote sees a reset, not an end of stream)."""
+        try:
+            await self._stream.reset()
+        except self._errors as exc:
+            log.debug("resetting a stream failed: %r", exc)
 
-async def read_frame(stream: ByteStream, max_bytes: int) -> bytes:
-    """Read exactly one length-prefixed frame.
+
+async def read_frame(stream: ByteStream, max_bytes: int, *, initial: bytes = b"") -> bytes:
+    """Read exactly one length-prefixed frame; ``initial`` is its start, already read from ``stream``.
 
     Raises:
         ProtocolViolation / WireError: bad prefix, oversize frame, or end of stream before a whole frame.
     """
     decoder = FrameDecoder(max_bytes)
+    if initial:
+        decoder.feed(initial)
     while True:
         frame = decoder.next_frame()
         if frame is not None:
@@ -95,10 +118,88 @@ async def client_exchange(stream: ByteStream, payload: bytes, max_response_bytes
         ProtocolViolation: the reply was malformed or over ``max_response_bytes``.
     """
     await stream.send_all(encode_frame(payload))
-    ok, body = decode_reply(await read_frame(stream, max_response_bytes + 1))
+    return _reply_body(await read_frame(stream, max_response_bytes + 1))
+
+
+async def lazy_request(
+    stream: LibraryStream,
+    protocol: str,
+    payload: bytes,
+    max_response_bytes: int,
+    on_accepted: Callable[[], None],
+    closer: trio.Nursery,
+) -> bytes:
+    """``lazy_client_exchange``; then close ``stream`` in ``closer`` without waiting (the reply is whole),
+    or reset it if anything failed. Raises what ``lazy_client_exchange`` raises."""
+    try:
+        reply = await lazy_client_exchange(
+            stream, protocol, payload, max_response_bytes, on_accepted=on_accepted
+        )
+    except BaseException:
+        with trio.CancelScope(shield=True), trio.move_on_after(1.0):
+            await stream.reset()
+        raise
+    try:
+        closer.start_soon(_close_within, stream, 1.0)
+    except RuntimeError:  # the closer nursery is shutting down: close here, within the same bound
+        with trio.CancelScope(shield=True):
+            await _close_within(stream, 1.0)
+    return reply
+
+
+async def _close_within(stream: ByteStream, seconds: float) -> None:
+    with trio.move_on_after(seconds):
+        await stream.aclose()
+
+
+def _reply_body(frame: bytes) -> bytes:
+    ok, body = decode_reply(frame)
     if not ok:
         raise RequestFailed(body.decode("utf-8", "replace")[:200] or "remote error")
     return body
+
+
+async def lazy_client_exchange(
+    stream: ByteStream,
+    protocol: str,
+    payload: bytes,
+    max_response_bytes: int,
+    *,
+    on_accepted: Callable[[], None] | None = None,
+) -> bytes:
+    """``client_exchange`` on a raw stream, negotiating ``protocol`` with pipelined multistream-select.
+
+    The header, the protocol line and the request frame go out in one write, then the echoes are checked
+    and the reply read: one round trip instead of three. A request frame that a responder refusing the
+    protocol could misread as a multistream message (it ends in a newline) is held back until the echo.
+    ``on_accepted`` runs once the responder has echoed the protocol.
+
+    Raises:
+        ProtocolNotSupported: the responder answered ``na``.
+        NegotiationCut: the stream ended or broke before the responder answered the proposal.
+        RequestFailed: the remote answered with an error reply.
+        ProtocolViolation / WireError: a malformed negotiation or reply, or the stream ended early.
+    """
+    select = LazySelect(protocol)
+    request = encode_frame(payload)
+    pipelined = not could_parse_as_message(request)
+    try:
+        await stream.send_all(select.proposal() + request if pipelined else select.proposal())
+        while (state := select.poll()) is Selection.PENDING:
+            data = await stream.receive_some(_READ_CHUNK)
+            if not data and not select.midway:
+                raise NegotiationCut("the stream ended during negotiation", pipelined=pipelined)
+            select.feed(data)  # an end of stream inside a message: WireError from poll
+    except trio.BrokenResourceError as exc:
+        raise NegotiationCut(f"the stream broke during negotiation: {exc}", pipelined=pipelined) from exc
+    if state is Selection.REJECTED:
+        raise ProtocolNotSupported(f"the peer does not serve {protocol}")
+    if on_accepted is not None:
+        on_accepted()
+    if not pipelined:
+        await stream.send_all(request)
+    frame = await read_frame(stream, max_response_bytes + 1, initial=select.remainder())
+    return _reply_body(frame)
 
 
 async def serve_exchange(
