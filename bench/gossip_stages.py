@@ -62,8 +62,13 @@ def main() -> None:
     def statements() -> list[Statement]:
         return [
             Statement(
-                process="bench-tag", slot=i, result=ids[i], hashpath=f"hp-{i}",
-                device_stack=("test-exec@1.0",), attester=address, evidence=None,
+                process="bench-tag",
+                slot=i,
+                result=ids[i],
+                hashpath=f"hp-{i}",
+                device_stack=("test-exec@1.0",),
+                attester=address,
+                evidence=None,
             )
             for i in range(n)
         ]
