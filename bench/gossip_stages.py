@@ -8,7 +8,7 @@ and ``prepare`` + ``commit`` (one durable LMDB transaction, fresh keys each roun
 timed ``--reps`` times per round over ``--rounds`` rounds; the median of the rounds is printed, and
 the receiver's total (verify + records + prepare + commit). The sender's stages are printed too.
 
-Usage: ``python -m bench.gossip_stages [--batch 1000] [--rounds 7] [--reps 5]``. Timings depend on the
+Usage: ``python -m bench.gossip_stages [--batch 1000] [--rounds 7] [--reps 5] [--cpu]``. Timings depend on the
 machine and on whatever else runs on it: compare medians of runs on the same machine.
 """
 
@@ -36,13 +36,13 @@ if TYPE_CHECKING:
 _RECEIVER = ("verify_gossip", "records_of", "prepare+commit")
 
 
-def _time(fn: Callable[[], object], reps: int, n: int) -> float:
+def _time(fn: Callable[[], object], reps: int, n: int, clock: Callable[[], float]) -> float:
     """µs per statement of one call of ``fn`` (which handles ``n`` statements), over ``reps`` calls."""
     fn()
-    start = time.perf_counter()
+    start = clock()
     for _ in range(reps):
         fn()
-    return (time.perf_counter() - start) / reps / n * 1e6
+    return (clock() - start) / reps / n * 1e6
 
 
 def main() -> None:
@@ -50,6 +50,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="time this process's CPU time, not wall time (steadier on a busy machine)",
+    )
     args = parser.parse_args()
     n: int = args.batch
 
@@ -107,13 +112,15 @@ def main() -> None:
         "prepare+commit": commit,
         "(prepare+commit baseline)": commit_baseline,
     }
+    clock = time.process_time if args.cpu else time.perf_counter
     samples: dict[str, list[float]] = {name: [] for name in stages}
     for _ in range(args.rounds):
         for name, fn in stages.items():
-            samples[name].append(_time(fn, args.reps, n))
+            samples[name].append(_time(fn, args.reps, n, clock))
     medians = {name: statistics.median(values) for name, values in samples.items()}
     medians["prepare+commit"] -= medians.pop("(prepare+commit baseline)")
-    print(f"batch of {n} statements, median of {args.rounds} rounds x {args.reps} reps, µs/statement")
+    what = "CPU" if args.cpu else "wall"
+    print(f"batch of {n} statements, median of {args.rounds} rounds x {args.reps} reps, {what} µs/statement")
     for name, value in medians.items():
         print(f"  {name:30s} {value:8.2f}")
     receiver = sum(medians[name] for name in _RECEIVER)
