@@ -11,7 +11,7 @@ when somebody asks for it (``bundle_at``).
 from __future__ import annotations
 
 import io
-from itertools import chain
+from itertools import chain, repeat
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -101,7 +101,7 @@ def _usual_statements(leaves: Sequence[bytes]) -> list[Statement] | None:
         if (
             set(map(type, decoded)) != {dict}
             or not set(map(tuple, decoded)) <= _CANONICAL_ORDERS
-            or not {tuple(map(type, facts.values())) for facts in decoded} <= _USUAL_TYPES
+            or not set(map(tuple, map(map, repeat(type), map(dict.values, decoded)))) <= _USUAL_TYPES
             or not set(map(type, chain.from_iterable(map(_STACK, decoded)))) <= {str}
             or min(map(_SLOT, decoded)) < 0
             or list(map(cbor2.dumps, decoded)) != list(leaves)
@@ -109,22 +109,17 @@ def _usual_statements(leaves: Sequence[bytes]) -> list[Statement] | None:
             return None
     except (cbor2.CBORError, ValueError, TypeError, RecursionError, OverflowError, LookupError):
         return None
-    new = object.__new__
+    # Every field was just checked: each decoded map becomes its statement's attributes (the frozen
+    # instance filled directly), with the leaf memoised as its encoding.
+    new, set_attribute = object.__new__, object.__setattr__
     statements: list[Statement] = []
     append = statements.append
     for facts, leaf in zip(decoded, leaves, strict=True):
-        # Every field was just checked: fill the frozen instance directly, with its encoding memoised.
+        facts["device_stack"] = tuple(facts.pop("device-stack"))
+        facts.setdefault("evidence", None)
+        facts["_cbor"] = leaf
         statement = new(Statement)
-        statement.__dict__.update(
-            process=facts["process"],
-            slot=facts["slot"],
-            result=facts["result"],
-            hashpath=facts["hashpath"],
-            device_stack=tuple(facts["device-stack"]),
-            attester=facts["attester"],
-            evidence=facts.get("evidence"),
-            _cbor=leaf,
-        )
+        set_attribute(statement, "__dict__", facts)
         append(statement)
     return statements
 

@@ -159,7 +159,8 @@ def _compact_batch(body: Mapping[str, object], data: bytes, evidence: EvidenceCh
         raise ItemRejected("batch header signature does not verify")
     raw_evidence, verification = _batch_evidence(body, evidence)
     if verification is None:  # no evidence came with the batch (the usual case): nothing to bind
-        claims = tuple(map(Claim, statements, repeat(False), repeat(None), count()))
+        fields = zip(statements, repeat(False), repeat(None), count())  # statement, hardware, item, position
+        claims = tuple(map(tuple.__new__, repeat(Claim), fields))  # no Python frame per claim
     else:
         claims = tuple(
             Claim(statement, _hardware(statement, verification), position=n)
