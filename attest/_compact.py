@@ -91,7 +91,7 @@ def _usual_statements(leaves: Sequence[bytes]) -> list[Statement] | None:
     A handful of passes over the whole batch instead of checks per statement: one decode of all leaves
     as one array, then every item a map with its keys in a canonical order, its values of exactly the
     types a statement has (evidence, when present, is text), slots not negative, device stacks of text,
-    and each leaf equal to its item re-encoded (``_leaf``: minimal heads, definite lengths). The
+    and each leaf equal to its item re-encoded (cbor2 writes minimal heads and definite lengths). The
     last check pins the leaf boundaries too: a leaf equal to one whole item's encoding is exactly that
     item, so the items the array decode found start and end where the leaves do. Whatever this accepts
     ``_checked_statements`` accepts, as the same statements (tests check it).
@@ -104,7 +104,7 @@ def _usual_statements(leaves: Sequence[bytes]) -> list[Statement] | None:
             or not set(map(tuple, map(map, repeat(type), map(dict.values, decoded)))) <= _USUAL_TYPES
             or not set(map(type, chain.from_iterable(map(_STACK, decoded)))) <= {str}
             or min(map(_SLOT, decoded)) < 0
-            or list(map(_leaf, decoded)) != list(leaves)
+            or list(map(cbor2.dumps, decoded)) != list(leaves)
         ):
             return None
     except (cbor2.CBORError, ValueError, TypeError, RecursionError, OverflowError, LookupError):
@@ -122,56 +122,6 @@ def _usual_statements(leaves: Sequence[bytes]) -> list[Statement] | None:
         set_attribute(statement, "__dict__", facts)
         append(statement)
     return statements
-
-
-def _leaf(facts: dict[str, Any]) -> bytes:
-    """``cbor2.dumps(facts)`` for a map ``_usual_statements`` checked (keys in a canonical order, values
-    of a statement's types, slot not negative), without cbor2's cost per value; ValueError for a slot
-    of 2**64 or more."""
-    evidence = facts.get("evidence")
-    stack = facts["device-stack"]
-    if len(stack) >= 24:
-        raise ValueError("a long device stack")  # unusual: cbor2 decides
-    return b"".join(
-        (
-            _HEAD6 if evidence is None else _HEAD7,
-            _uint(facts["slot"]),
-            _KEY_RESULT,
-            _text(facts["result"]),
-            _KEY_PROCESS,
-            _text(facts["process"]),
-            _KEY_ATTESTER,
-            _text(facts["attester"]),
-            b"" if evidence is None else _KEY_EVIDENCE + _text(evidence),
-            _KEY_HASHPATH,
-            _text(facts["hashpath"]),
-            _KEY_STACK,
-            _ARRAY_HEADS[len(stack)],
-            *map(_text, stack),
-        )
-    )
-
-
-def _text(value: str) -> bytes:
-    raw = value.encode()
-    size = len(raw)
-    if size < 24:
-        return _TEXT_HEADS[size] + raw
-    if size < 256:
-        return b"\x78" + _BYTES[size] + raw
-    return cbor2.dumps(value)
-
-
-def _uint(value: int) -> bytes:
-    if value < 24:
-        return _BYTES[value]
-    if value < 256:
-        return b"\x18" + _BYTES[value]
-    if value < 1 << 16:
-        return b"\x19" + value.to_bytes(2, "big")
-    if value < 1 << 32:
-        return b"\x1a" + value.to_bytes(4, "big")
-    return b"\x1b" + value.to_bytes(8, "big")  # OverflowError from 2**64 on
 
 
 def _checked_statements(leaves: Sequence[bytes]) -> list[Statement]:
@@ -221,15 +171,6 @@ _CANONICAL_ORDERS = frozenset(
         ("slot", "result", "process", "attester", "evidence", "hashpath", "device-stack"),
     }
 )
-# What ``_leaf`` writes: map heads with the first key, the other keys, short text and array heads.
-_HEAD6 = b"\xa6" + cbor2.dumps("slot")
-_HEAD7 = b"\xa7" + cbor2.dumps("slot")
-_KEY_RESULT, _KEY_PROCESS, _KEY_ATTESTER, _KEY_EVIDENCE, _KEY_HASHPATH, _KEY_STACK = map(
-    cbor2.dumps, ("result", "process", "attester", "evidence", "hashpath", "device-stack")
-)
-_BYTES = tuple(bytes([n]) for n in range(256))
-_TEXT_HEADS = tuple(bytes([0x60 + n]) for n in range(24))
-_ARRAY_HEADS = tuple(bytes([0x80 + n]) for n in range(24))
 # The value types of those keys, in that order, as ``Statement.to_cbor`` writes them.
 _USUAL_TYPES = frozenset({(int, str, str, str, str, list), (int, str, str, str, str, str, list)})
 _SLOT = itemgetter("slot")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import repeat
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, final
 
@@ -92,40 +91,6 @@ def _prefix(process: str, slot: int) -> bytes:
     return f"{process}\x00{slot:020d}\x00".encode()
 
 
-# The CBOR of texts up to 255 bytes long by length, and of claim positions -1 .. MAX_BATCH_ITEMS - 1.
-_TEXT_HEADS = tuple(bytes([0x60 + n]) if n < 24 else bytes([0x78, n]) for n in range(256))
-_POSITIONS = tuple(cbor2.dumps(n) for n in range(-1, 1024))
-_RECORD_TYPES = (str, int, str, str, str, bool, str, str, int, str)
-
-
-def _text(value: str) -> bytes:
-    raw = value.encode()
-    return _TEXT_HEADS[len(raw)] + raw if len(raw) < 256 else _dumps(value)
-
-
-def _values(records: Sequence[Record]) -> list[bytes]:
-    """``[r.encode() for r in records]``, byte for byte, with one cbor2 call per distinct (hardware,
-    origin, source) instead of one per record: a compact batch's records differ only in result,
-    hashpath and position."""
-    if not set(map(tuple, map(map, repeat(type), records))) <= {_RECORD_TYPES}:
-        return [_dumps(r[3:]) for r in records]  # not what records_of makes: no shortcut
-    out: list[bytes] = []
-    append = out.append
-    middles: dict[tuple[object, ...], bytes] = {}  # (hardware, origin, source) -> their CBOR
-    texts: dict[str, bytes] = {}  # evidence names
-    for r in records:
-        position, evidence = r[8], r[9]
-        middle = middles.get(r[5:8])
-        if middle is None:
-            middle = middles[r[5:8]] = _dumps(r[5:8])[1:]  # without the array head
-        named = texts.get(evidence)
-        if named is None:
-            named = texts[evidence] = _text(evidence)
-        at = _POSITIONS[position + 1] if -1 <= position < 1024 else _dumps(position)
-        append(b"".join((b"\x87", _text(r[3]), _text(r[4]), middle, at, named)))
-    return out
-
-
 def _claims_differ(record: Record, stored: bytes) -> bool:
     known = Record.decode(record.process, record.slot, record.attester, stored)
     return (known.result, known.hashpath) != (record.result, record.hashpath)
@@ -165,7 +130,7 @@ class AttestationIndex:
                 _SEEN + item_id.encode(),
                 # ``_key(r)`` and ``r.encode()``, inlined: no Python call per record.
                 [f"{r[0]}\x00{r[1]:020d}\x00{r[2]}".encode() for r in records],
-                _values(records),
+                [_dumps(r[3:]) for r in records],
                 records,
                 {_BLOB + name.encode(): blob for name, blob in blobs.items()},
             )

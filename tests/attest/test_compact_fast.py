@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attest import EvidenceMalformed, Statement, merkle_root
-from attest._compact import _checked_statements, _leaf, _usual_statements, statements_from_leaves
+from attest._compact import _checked_statements, _usual_statements, statements_from_leaves
 from attest._merkle import data_root, leaf_hash
 
 text = st.text(max_size=40)
@@ -28,32 +28,6 @@ statements = st.builds(
     evidence=st.none() | text,
 )
 batches = st.lists(statements, min_size=1, max_size=6)
-
-
-wide_text = st.text(max_size=30) | st.text(min_size=20, max_size=300)
-wide_statements = st.builds(
-    Statement,
-    process=wide_text,
-    slot=st.integers(0, 2**64 - 1) | st.sampled_from([23, 24, 255, 256, 2**16 - 1, 2**16, 2**32, 2**64 - 1]),
-    result=wide_text,
-    hashpath=wide_text,
-    device_stack=st.lists(wide_text, max_size=30).map(tuple),
-    attester=wide_text,
-    evidence=st.none() | wide_text,
-)
-
-
-@settings(max_examples=300, derandomize=True)
-@given(wide_statements)
-def test_the_leaf_encoder_writes_what_cbor2_writes(statement: Statement) -> None:
-    leaf = statement.to_cbor()
-    facts = cbor2.loads(leaf)
-    if len(statement.device_stack) >= 24:
-        with pytest.raises(ValueError, match="device stack"):
-            _leaf(facts)
-    else:
-        assert _leaf(facts) == leaf == cbor2.dumps(facts)
-    _same_or_left([leaf])
 
 
 def _same_or_left(leaves: list[bytes]) -> None:

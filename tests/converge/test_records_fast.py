@@ -113,25 +113,3 @@ def test_an_oversized_key_fails_the_whole_commit(store: LmdbStore) -> None:
         index.add("x", [_record(1), big])
     assert index.records("P", 1) == []
     assert not index.seen("x")
-
-
-long_text = st.text(max_size=30) | st.text(min_size=250, max_size=300)
-records = st.builds(
-    Record,
-    process=text,
-    slot=st.integers(0, 2**64 - 1),
-    attester=text,
-    result=long_text,
-    hashpath=long_text,
-    hardware=st.booleans() | st.integers(0, 1),
-    origin=long_text,
-    source=st.sampled_from(["", "batch-a", "b" * 30]),
-    position=st.integers(-1, 1100) | st.integers(-(2**40), 2**40),
-    evidence=st.sampled_from(["", "evidence:x"]) | text,
-)
-
-
-@settings(max_examples=300, derandomize=True)
-@given(st.lists(records, min_size=1, max_size=8))
-def test_values_are_what_record_encode_writes_byte_for_byte(batch: list[Record]) -> None:
-    assert AttestationIndex.prepare([("item", batch, {})])[0].values == [r.encode() for r in batch]
