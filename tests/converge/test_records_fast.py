@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from attest import Statement
 from node._errors import StoreError
-from node._store import LmdbStore
+from node._store import IndexTxn, LmdbStore
 from node.peering import Record
 from node.peering._ingest import blob_name, records_of
 from node.peering._records import AttestationIndex, _key
@@ -113,3 +113,20 @@ def test_an_oversized_key_fails_the_whole_commit(store: LmdbStore) -> None:
         index.add("x", [_record(1), big])
     assert index.records("P", 1) == []
     assert not index.seen("x")
+
+
+def test_index_txn_batch_reads_and_writes(store: LmdbStore) -> None:
+    att = store.index("att")
+    att.put(b"a", b"1")
+
+    def write(txn: IndexTxn) -> tuple[dict[bytes, bytes], int]:
+        found = txn.found([b"a", b"b", b"a"])
+        return found, txn.put_absent([b"a", b"c", b"c", b"d"], [b"2", b"3", b"4", b"5"])
+
+    assert att.update(write) == ({b"a": b"1"}, 2)  # a is kept, and the first of the two c's
+    assert att.get_many([b"a", b"c", b"d"]) == [b"1", b"3", b"5"]
+    for keys in ([b""], [b"k" * 512]):
+        with pytest.raises(StoreError):
+            att.update(lambda txn, keys=keys: txn.found(keys))
+        with pytest.raises(StoreError):
+            att.update(lambda txn, keys=keys: txn.put_absent(keys, [b"v"]))
