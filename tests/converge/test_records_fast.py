@@ -125,8 +125,14 @@ def test_index_txn_batch_reads_and_writes(store: LmdbStore) -> None:
 
     assert att.update(write) == ({b"a": b"1"}, 2)  # a is kept, and the first of the two c's
     assert att.get_many([b"a", b"c", b"d"]) == [b"1", b"3", b"5"]
-    for keys in ([b""], [b"k" * 512]):
-        with pytest.raises(StoreError):
-            att.update(lambda txn, keys=keys: txn.found(keys))
-        with pytest.raises(StoreError):
-            att.update(lambda txn, keys=keys: txn.put_absent(keys, [b"v"]))
+    for bad in ([b""], [b"k" * 512]):
+
+        def read(txn: IndexTxn, keys: list[bytes] = bad) -> object:
+            return txn.found(keys)
+
+        def put(txn: IndexTxn, keys: list[bytes] = bad) -> object:
+            return txn.put_absent(keys, [b"v"])
+
+        for fn in (read, put):
+            with pytest.raises(StoreError):
+                att.update(fn)
