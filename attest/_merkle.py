@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
+_sha256 = hashlib.sha256
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -35,7 +36,9 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 
 def _next_level(level: list[bytes]) -> list[bytes]:
-    nxt = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+    # ``node_hash`` inlined: one SHA-256 per pair, no Python call per node (an odd last node has no pair).
+    pairs = zip(level[::2], level[1::2], strict=False)
+    nxt = [_sha256(NODE_PREFIX + left + right).digest() for left, right in pairs]
     if len(level) % 2:
         nxt.append(level[-1])
     return nxt
@@ -53,6 +56,15 @@ def merkle_root(leaves: Sequence[bytes]) -> bytes:
     while len(level) > 1:
         level = _next_level(level)
     return level[0]
+
+
+def data_root(data: Sequence[bytes]) -> bytes:
+    """``merkle_root([leaf_hash(d) for d in data])``: the root over the leaves' data, each hashed once.
+
+    Raises:
+        ValueError: no data.
+    """
+    return merkle_root([_sha256(LEAF_PREFIX + d).digest() for d in data])
 
 
 def merkle_tree_proofs(leaves: Sequence[bytes]) -> tuple[bytes, list[list[bytes]]]:

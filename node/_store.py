@@ -29,7 +29,7 @@ from node._errors import StoreError
 from node._serial import decode_message, encode_message
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from devices.core import Message
 
@@ -51,6 +51,12 @@ def _key(key: str | bytes) -> bytes:
     if not raw or len(raw) > _MAX_KEY:
         raise StoreError(f"store key must be 1..{_MAX_KEY} bytes, got {len(raw)}")
     return raw
+
+
+def _keys_fit(keys: Sequence[bytes]) -> None:
+    """``_key`` for a batch of byte keys, in two passes instead of one call per key."""
+    if keys and not 0 < min(map(len, keys)) <= max(map(len, keys)) <= _MAX_KEY:
+        raise StoreError(f"store keys must be 1..{_MAX_KEY} bytes")
 
 
 @final
@@ -84,6 +90,17 @@ class IndexTxn:
     def put(self, key: str | bytes, value: bytes, *, overwrite: bool = True) -> bool:
         """Write ``key``; with ``overwrite=False`` an existing key is kept and False returned."""
         return bool(self._txn.put(_key(key), bytes(value), overwrite=overwrite))
+
+    def found(self, keys: Sequence[bytes]) -> dict[bytes, bytes]:
+        """The stored values of those of ``keys`` that exist, by key: one C call for all of them."""
+        _keys_fit(keys)
+        return {key: bytes(value) for key, value in self._txn.cursor().getmulti(keys)}
+
+    def put_absent(self, keys: Sequence[bytes], values: Sequence[bytes]) -> int:
+        """Write each absent key with its value, in order (an existing key, or one repeated, is kept
+        as it is): one C call for all of them. Returns how many were written."""
+        _keys_fit(keys)
+        return int(self._txn.cursor().putmulti(zip(keys, values, strict=True), overwrite=False)[1])
 
 
 @final

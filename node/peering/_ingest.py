@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from operator import itemgetter
 from typing import TYPE_CHECKING, final
 
 import trio
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from node.peering._verify import VerifiedItem
 
 log = logging.getLogger(__name__)
+_ITEM = itemgetter(2)  # Claim.item
 
 def blob_name(blob: bytes) -> str:
     return b64u_encode(hashlib.sha256(blob).digest())
@@ -49,8 +51,18 @@ def records_of(item: VerifiedItem, origin: str) -> tuple[list[Record], dict[str,
     if item.evidence:
         evidence = "evidence:" + blob_name(item.evidence)
         blobs[evidence] = item.evidence
-    records: list[Record] = []
-    for claim in item.claims:
+    claims = item.claims
+    if list(map(_ITEM, claims)).count(None) == len(claims):  # a compact batch: proofs are in the batch
+        source = item.item_id
+        new = tuple.__new__
+        records = [
+            new(Record, (st.process, st.slot, st.attester, st.result, st.hashpath, hardware, origin, source,
+                         position, evidence if st.evidence is not None else ""))
+            for st, hardware, _, position in claims
+        ]
+        return records, blobs
+    records = []
+    for claim in claims:
         st = claim.statement
         source, position = item.item_id, claim.position
         if claim.item is not None:

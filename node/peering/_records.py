@@ -22,11 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, final
 
 import cbor2
 
 from attest import AttestError, BatchHeader, bundle_at
+from node._errors import StoreError
 from node.peering._errors import PeeringError
 from p2p import WireError, decode_envelope
 
@@ -53,7 +55,7 @@ class Record(NamedTuple):
     evidence: str = ""  # the stored SNP evidence blob the statement names, when it came with one
 
     def encode(self) -> bytes:
-        return cbor2.dumps(self[3:])  # result, hashpath, hardware, origin, source, position, evidence
+        return _dumps(self[3:])  # result, hashpath, hardware, origin, source, position, evidence
 
     @classmethod
     def decode(cls, process: str, slot: int, attester: str, blob: bytes) -> Record:
@@ -72,10 +74,15 @@ class Prepared:
     """One item's index writes, encoded (``AttestationIndex.prepare``)."""
 
     seen_key: bytes
-    rows: list[tuple[bytes, bytes, Record]]
+    keys: list[bytes]  # the records' keys, values and the records, in the same order
+    values: list[bytes]
+    records: list[Record]
     blobs: dict[bytes, bytes]
 
 
+_dumps = cbor2.dumps
+_SOURCE = attrgetter("source")
+_EVIDENCE = attrgetter("evidence")
 _SEEN = b"\x01seen\x00"
 _BLOB = b"\x01blob\x00"
 
@@ -121,7 +128,10 @@ class AttestationIndex:
         return [
             Prepared(
                 _SEEN + item_id.encode(),
-                [(_key(r), r.encode(), r) for r in records],
+                # ``_key(r)`` and ``r.encode()``, inlined: no Python call per record.
+                [f"{r[0]}\x00{r[1]:020d}\x00{r[2]}".encode() for r in records],
+                [_dumps(r[3:]) for r in records],
+                records,
                 {_BLOB + name.encode(): blob for name, blob in blobs.items()},
             )
             for item_id, records, blobs in items
@@ -135,15 +145,27 @@ class AttestationIndex:
         def write(txn: IndexTxn) -> list[list[Record]]:
             out: list[list[Record]] = []
             for item in prepared:
-                fresh: list[Record] = []
-                for key, value, record in item.rows:
-                    if txn.put(key, value, overwrite=False):
-                        fresh.append(record)
-                        continue
-                    old = txn.get(key)
-                    if old is not None and _claims_differ(record, old):
-                        self.equivocations += 1
-                needed = {_BLOB + name.encode() for r in fresh for name in (r.source, r.evidence) if name}
+                keys, values, records = item.keys, item.values, item.records
+                stored = txn.found(keys)
+                if not stored and len(set(keys)) == len(keys):  # the usual case: every claim is new
+                    fresh = list(records)
+                    written = txn.put_absent(keys, values)
+                else:
+                    fresh, new_keys, new_values = [], [], []
+                    for key, value, record in zip(keys, values, records, strict=True):
+                        old = stored.get(key)
+                        if old is None:  # new (the first of the item's claims about its slot wins)
+                            stored[key] = value
+                            fresh.append(record)
+                            new_keys.append(key)
+                            new_values.append(value)
+                        elif _claims_differ(record, old):
+                            self.equivocations += 1
+                    written = txn.put_absent(new_keys, new_values)
+                if written != len(fresh):  # the write lock is held: nobody else can have written them
+                    raise StoreError(f"wrote {written} of {len(fresh)} new attestation records")
+                names = set(map(_SOURCE, fresh)).union(map(_EVIDENCE, fresh))
+                needed = {_BLOB + name.encode() for name in names if name}
                 for key in needed & item.blobs.keys():
                     txn.put(key, item.blobs[key])
                 txn.put(item.seen_key, b"")

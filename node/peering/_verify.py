@@ -23,7 +23,8 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, final
+from itertools import count, repeat
+from typing import TYPE_CHECKING, NamedTuple, final
 
 from attest import (
     AttestationReport,
@@ -51,10 +52,10 @@ MAX_BATCH_ITEMS = 1024
 
 
 @final
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     """One verified statement: its self-contained attestation (``item``), or its leaf ``position``
-    in the compact batch its ``VerifiedItem`` carries."""
+    in the compact batch its ``VerifiedItem`` carries. (A named tuple: one is made per statement of
+    every gossiped batch, and a frozen dataclass costs several times as much to build.)"""
 
     statement: Statement
     hardware: bool
@@ -147,7 +148,7 @@ def _compact_batch(body: Mapping[str, object], data: bytes, evidence: EvidenceCh
     leaves = body["leaves"]
     if not isinstance(leaves, list) or not 0 < len(leaves) <= MAX_BATCH_ITEMS:
         raise ItemRejected(f"a batch carries 1..{MAX_BATCH_ITEMS} leaves")
-    if not all(type(leaf) is bytes for leaf in leaves):
+    if set(map(type, leaves)) != {bytes}:
         raise ItemRejected("batch leaves are byte strings")
     header = _batch_header(body)
     try:
@@ -158,7 +159,8 @@ def _compact_batch(body: Mapping[str, object], data: bytes, evidence: EvidenceCh
         raise ItemRejected("batch header signature does not verify")
     raw_evidence, verification = _batch_evidence(body, evidence)
     if verification is None:  # no evidence came with the batch (the usual case): nothing to bind
-        claims = tuple(Claim(statement, False, None, n) for n, statement in enumerate(statements))
+        fields = zip(statements, repeat(False), repeat(None), count())  # statement, hardware, item, position
+        claims = tuple(map(tuple.__new__, repeat(Claim), fields))  # no Python frame per claim
     else:
         claims = tuple(
             Claim(statement, _hardware(statement, verification), position=n)
