@@ -13,7 +13,9 @@ What it overrides (see ``spec/p2p-libp2p.md`` §5 and §7):
 7. Request/response on our own stream protocols with varint framing, caps and deadlines (``_streams``).
    A request opens a raw stream and negotiates lazily (``_multistream``): header, protocol and request in
    one write, so one round trip instead of three; the responder is libp2p's own multiselect server.
-8. ``seen_messages.stop()`` on exit (its cleanup thread otherwise leaks); the ``libp2p`` logger is
+8. Yamux window updates once per half window, and the advertised addresses cached (``_tuning``): two
+   per-message costs of the library.
+9. ``seen_messages.stop()`` on exit (its cleanup thread otherwise leaks); the ``libp2p`` logger is
    re-attached to the application's logging.
 
 Cancellation/shutdown: leaving ``async with node`` or cancelling ``run`` closes the subscriptions, our tasks,
@@ -68,6 +70,7 @@ from p2p._identity import load_or_create_seed
 from p2p._policy import GossipPolicy
 from p2p._service import NodeService, QueueRoom, map_errors, redial_forever
 from p2p._streams import Fanout, LibraryStream, NegotiationCut, lazy_request, serve_exchange
+from p2p._tuning import batch_window_updates, cache_addresses
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -209,6 +212,8 @@ class Libp2pNode(NodeService):
             spam_protection_enabled=False,  # we rate-limit per forwarder in the validator instead
         )
         host.get_network().register_notifee(_PeerWatch(self))
+        batch_window_updates(host)
+        cache_addresses(host)
         return host, router, Pubsub(host, router, strict_signing=True)
 
     @asynccontextmanager
