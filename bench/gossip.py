@@ -26,7 +26,7 @@ faster than recomputing it. On 127.0.0.1:
    the same with ``test-exec@1.0``. Skipped, with the reason, when the aos module is absent.
 
 Usage: ``python bench/gossip.py [--in-process] [--peers 5] [--topology chain|mesh|both] [--attestations 4000]
-[--paced 4000] [--rate 2000] [--raw-messages 500] [--batch-size 1024] [--batch-delay 0.02] [--slots 20]
+[--paced 4000] [--rate 2000] [--raw-messages 500] [--batch-size 1024] [--batch-delay 0.04] [--slots 20]
 [--no-gossip] [--no-converge]``. Absolute numbers depend on the machine (here 2 cores for 5 peers); compare
 the ratios.
 """
@@ -53,6 +53,7 @@ from bench import gossip_converge, gossip_raw  # noqa: E402
 from bench.gossip_peer import PeerSpec, quiet_logs  # noqa: E402
 from bench.gossip_procs import TOPOLOGIES, Cluster, Phase, pct  # noqa: E402
 from devices.core import RsaWallet  # noqa: E402
+from node.peering import BATCH_DELAY_S  # noqa: E402
 
 AOS = "aos-2-pure-xs.wasm"
 
@@ -272,7 +273,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000.0, help="offered load of the paced run, per s")
     parser.add_argument("--raw-messages", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=1024)
-    parser.add_argument("--batch-delay", type=float, default=0.02, help="seconds")
+    parser.add_argument(
+        "--batch-delay", type=float, default=BATCH_DELAY_S, help="seconds (default: the node's)"
+    )
     parser.add_argument("--slots", type=int, default=20, help="aos Eval messages before the slot served")
     parser.add_argument("--trials", type=int, default=3, help="fresh aos setups (medians reported)")
     parser.add_argument("--te-slots", type=int, default=200, help="test-exec slots")

@@ -55,7 +55,7 @@ class PeerSpec:
     wallet_path: str = ""
     trusted: tuple[str, ...] = ()
     batch_size: int = 1024
-    batch_delay_s: float = 0.02
+    batch_delay_s: float = 0.04
 
 
 def quiet_logs() -> None:

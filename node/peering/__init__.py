@@ -28,6 +28,7 @@ from node.peering._records import Record as Record
 from node.peering._report import verify_report as verify_report
 from node.peering._results import ResultsService as ResultsService
 from node.peering._results import ResultsSlot as ResultsSlot
+from node.peering._service import BATCH_DELAY_S as BATCH_DELAY_S
 from node.peering._service import GOSSIP_BATCH_BYTES as GOSSIP_BATCH_BYTES
 from node.peering._service import TOPIC as TOPIC
 from node.peering._service import Converged as Converged
@@ -41,6 +42,7 @@ from node.peering._verify import verify_fetched as verify_fetched
 from node.peering._verify import verify_gossip as verify_gossip
 
 __all__ = [
+    "BATCH_DELAY_S",
     "GOSSIP_BATCH_BYTES",
     "TOPIC",
     "Agreement",
