@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from attest import (
     EvidenceMalformed,
@@ -22,21 +21,12 @@ from attest import (
 )
 from attest._attestation import cbor_canonical
 from attest._compact import statements_from_leaves
+from tests.attest import _strategies as strategies
 
 if TYPE_CHECKING:
     from devices.core import Ed25519Key, RsaWallet
 
-text = st.text(max_size=80)
-statements = st.builds(
-    Statement,
-    process=text,
-    slot=st.integers(min_value=0, max_value=2**64 - 1),
-    result=text,
-    hashpath=text,
-    device_stack=st.lists(text, max_size=4).map(tuple),
-    attester=text,
-    evidence=st.none() | text,
-)
+statements = strategies.statements()
 
 
 def _statements(attester: str, count: int, evidence: str | None = None) -> list[Statement]:

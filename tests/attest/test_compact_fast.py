@@ -15,18 +15,10 @@ from hypothesis import strategies as st
 from attest import EvidenceMalformed, Statement, merkle_root
 from attest._compact import _checked_statements, _usual_statements, statements_from_leaves
 from attest._merkle import data_root, leaf_hash
+from tests.attest import _strategies as strategies
 
 text = st.text(max_size=40)
-statements = st.builds(
-    Statement,
-    process=text,
-    slot=st.integers(min_value=0, max_value=2**64 - 1),
-    result=text,
-    hashpath=text,
-    device_stack=st.lists(text, max_size=3).map(tuple),
-    attester=text,
-    evidence=st.none() | text,
-)
+statements = strategies.statements(max_text=40, max_stack=3)
 batches = st.lists(statements, min_size=1, max_size=6)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -10,11 +11,11 @@ import trio
 from libp2p.host.basic_host import BasicHost
 from libp2p.stream_muxer.yamux.yamux import YamuxStream
 
-from p2p import FETCH_PROTOCOL, Libp2pNode
+from p2p import FETCH_PROTOCOL, GossipMessage, Libp2pNode
 from p2p._tuning import cache_addresses
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import AsyncIterator, Iterator
 
 TOPIC = "tuning/test"
 
@@ -45,15 +46,22 @@ async def _pair(a: Libp2pNode, b: Libp2pNode) -> None:
     await b.connect(a.listen_addrs[0])
 
 
+@asynccontextmanager
+async def _gossip(a: Libp2pNode, b: Libp2pNode) -> AsyncIterator[trio.MemoryReceiveChannel[GossipMessage]]:
+    """Both subscribed to ``TOPIC`` and in each other's mesh; yields ``b``'s subscription."""
+    async with a.subscribe(TOPIC), b.subscribe(TOPIC) as rb:
+        await a.wait_for_mesh(b.peer_id, TOPIC)
+        await b.wait_for_mesh(a.peer_id, TOPIC)
+        yield rb
+
+
 async def test_gossip_sends_window_updates_per_half_window_not_per_read(window_updates: list[int]) -> None:
     a, b = Libp2pNode(seed=b"\x11" * 32), Libp2pNode(seed=b"\x12" * 32)
     count, size = 60, 2048  # 120 KiB in all: under half of yamux's 256 KiB initial window
     with trio.fail_after(20):
         async with a, b:
             await _pair(a, b)
-            async with a.subscribe(TOPIC), b.subscribe(TOPIC) as rb:
-                await a.wait_for_mesh(b.peer_id, TOPIC)
-                await b.wait_for_mesh(a.peer_id, TOPIC)
+            async with _gossip(a, b) as rb:
                 before = len(window_updates)
                 for n in range(count):
                     await a.publish(TOPIC, n.to_bytes(2, "big") + b"g" * size)
@@ -79,9 +87,7 @@ async def test_large_transfers_still_flow(window_updates: list[int]) -> None:
             await _pair(a, b)
             assert await a.request(b.peer_id, FETCH_PROTOCOL, b"x", timeout_s=20) == blob
             assert await a.request(b.peer_id, FETCH_PROTOCOL, b"y", timeout_s=20) == blob
-            async with a.subscribe(TOPIC), b.subscribe(TOPIC) as rb:
-                await a.wait_for_mesh(b.peer_id, TOPIC)
-                await b.wait_for_mesh(a.peer_id, TOPIC)
+            async with _gossip(a, b) as rb:
                 for n in range(12):  # 2.4 MiB through the gossip stream
                     await a.publish(TOPIC, bytes([n]) * (200 * 1024))
                 assert [(await rb.receive()).data[0] for _ in range(12)] == list(range(12))
@@ -102,9 +108,7 @@ async def test_addresses_are_cached_not_rebuilt_per_message(monkeypatch: pytest.
     with trio.fail_after(20):
         async with a, b:
             await _pair(a, b)
-            async with a.subscribe(TOPIC), b.subscribe(TOPIC) as rb:
-                await a.wait_for_mesh(b.peer_id, TOPIC)
-                await b.wait_for_mesh(a.peer_id, TOPIC)
+            async with _gossip(a, b) as rb:
                 assert a._host.get_addrs() == library(a._host)  # the same answer as the library's
                 before = len(calls)
                 for n in range(40):
