@@ -145,11 +145,11 @@ def topology_run(
     # raw at the paced run's own message size and message rate: the latency GossipSub itself adds
     paced_msgs = max(int(paced.stats["messages"]), 10)
     paced_size = int(paced.stats["bytes"] / max(paced.stats["messages"], 1))
-    paced_rate = paced_msgs / (args.paced / args.rate)
+    paced_rate = paced_msgs / (args.paced / args.rate) if args.paced > 0 else 0.0
     with Cluster([PeerSpec("raw", i) for i in range(n)], topology) as cluster:
         cluster.phase("", 20, size=envelope)  # warm-up
         raw = cluster.phase("", args.raw_messages, size=envelope)
-        raw_paced = cluster.phase("", paced_msgs, rate=paced_rate, size=paced_size)
+        raw_paced = cluster.phase("", paced_msgs, rate=paced_rate, size=paced_size) if args.paced > 0 else None
     print(f"raw py-libp2p GossipSub, same {topology}, one OS process each, node 0 publishes:")
     print_phase(
         f"burst of {args.raw_messages} x {envelope} B (the burst's mean batch message)",
@@ -157,12 +157,13 @@ def topology_run(
         False,
         mesh,
     )
-    print_phase(
-        f"paced, {paced_msgs} x {paced_size} B at {paced_rate:.1f} msg/s (the paced run's batch messages)",
-        raw_paced,
-        False,
-        mesh,
-    )
+    if raw_paced is not None:  # ``--paced 0`` skips the paced runs
+        print_phase(
+            f"paced, {paced_msgs} x {paced_size} B at {paced_rate:.1f} msg/s (the paced run's batch messages)",
+            raw_paced,
+            False,
+            mesh,
+        )
     raw_rate = max(raw.rate(), 1e-9)
     batch_rate = burst.stats["messages"] / max(burst.span_s, 1e-9)
     print(
