@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 
 from p2p._errors import WireError
-from p2p._wire import encode_uvarint
+from p2p._wire import encode_uvarint, length_prefix
 
 MULTISTREAM_PROTOCOL = "/multistream/1.0.0"
 NOT_AVAILABLE = "na"
@@ -104,22 +104,16 @@ class MessageDecoder:
         return text
 
     def _length(self) -> tuple[int, int] | None:
-        value = 0
-        for i, byte in enumerate(self._buf[:_MAX_VARINT_LEN]):
-            value |= (byte & 0x7F) << (7 * i)
-            if not byte & 0x80:
-                if i > 0 and byte == 0:
-                    raise WireError("non-minimal multistream length", offset=self._offset + i)
-                if value == 0:
-                    raise WireError("an empty multistream message", offset=self._offset)
-                if value > self._max:
-                    raise WireError(
-                        f"multistream message of {value} bytes exceeds {self._max}", offset=self._offset
-                    )
-                return value, i + 1
-        if len(self._buf) >= _MAX_VARINT_LEN:
-            raise WireError("multistream length prefix too long", offset=self._offset)
-        return None
+        header = length_prefix(
+            self._buf,
+            cap=self._max,
+            offset=self._offset,
+            noun="multistream message",
+            max_prefix=_MAX_VARINT_LEN,
+        )
+        if header is not None and header[0] == 0:
+            raise WireError("an empty multistream message", offset=self._offset)
+        return header
 
 
 class Selection(enum.Enum):

@@ -301,6 +301,29 @@ def decode_reply(frame: bytes) -> tuple[bool, bytes]:
     return frame[0] == REPLY_OK, frame[1:]
 
 
+def length_prefix(
+    buf: bytes | bytearray, *, cap: int, offset: int, noun: str, max_prefix: int = _MAX_VARINT_LEN
+) -> tuple[int, int] | None:
+    """The uvarint length at the start of ``buf`` and the prefix's size, or None while it is incomplete.
+
+    Raises:
+        WireError: a non-minimal prefix, one longer than ``max_prefix`` bytes, or a length over ``cap``
+            (``offset``: where ``buf`` starts in the stream; ``noun`` names the thing in the message).
+    """
+    value = 0
+    for i, byte in enumerate(buf[:max_prefix]):
+        value |= (byte & 0x7F) << (7 * i)
+        if not byte & 0x80:
+            if i > 0 and byte == 0:
+                raise WireError(f"non-minimal {noun} length", offset=offset + i)
+            if value > cap:
+                raise WireError(f"{noun} of {value} bytes exceeds {cap}, the cap", offset=offset)
+            return value, i + 1
+    if len(buf) >= max_prefix:
+        raise WireError(f"{noun} length prefix too long", offset=offset)
+    return None
+
+
 class FrameDecoder:
     """Incremental decoder for length-prefixed frames (h11 style: ``feed`` then ``next_frame``).
 
@@ -325,20 +348,7 @@ class FrameDecoder:
         self._peek_length()
 
     def _peek_length(self) -> tuple[int, int] | None:
-        value = 0
-        for i, byte in enumerate(self._buf[:_MAX_VARINT_LEN]):
-            value |= (byte & 0x7F) << (7 * i)
-            if not byte & 0x80:
-                if i > 0 and byte == 0:
-                    raise WireError("non-minimal varint length", offset=self._consumed + i)
-                if value > self._max:
-                    raise WireError(
-                        f"frame length {value} exceeds the {self._max}-byte cap", offset=self._consumed
-                    )
-                return value, i + 1
-        if len(self._buf) >= _MAX_VARINT_LEN:
-            raise WireError("varint length prefix too long", offset=self._consumed)
-        return None
+        return length_prefix(self._buf, cap=self._max, offset=self._consumed, noun="frame")
 
     def next_frame(self) -> bytes | None:
         header = self._peek_length()
