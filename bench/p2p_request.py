@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from bench.gossip_procs import pct
 from p2p import Libp2pNode
 from p2p._streams import LibraryStream, client_exchange
 
@@ -34,11 +35,6 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 PROTO = "/hyperpeer/bench-request/1.0.0"
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def interleaved(

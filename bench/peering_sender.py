@@ -31,6 +31,7 @@ import cbor2
 import trio
 import trio.testing
 
+from bench.gossip_procs import pct
 from devices.core import Message, RsaWallet, message_id
 from node._store import LmdbStore
 from node.peering import Peering, TrustPolicy
@@ -127,8 +128,8 @@ async def paced(
         await seen.event.wait()
     n = len(msgs)
     cpu, loop = (time.process_time() - cpu0) / n * 1e6, (time.thread_time() - loop0) / n * 1e6
-    lat = sorted((seen.at[(tag, s)] - sends[s]) * 1000 for s in range(n))
-    return lat[n // 2], lat[min(n - 1, int(n * 0.99))], cpu, loop
+    lat = [(seen.at[(tag, s)] - sends[s]) * 1000 for s in range(n)]
+    return pct(lat, 0.5), pct(lat, 0.99), cpu, loop
 
 
 async def main(args: argparse.Namespace) -> None:
