@@ -3,7 +3,10 @@
 Three layers, each pure bytes in / values out:
 
 1. **Gossip envelope** — canonical CBOR map ``{"v": 1, "kind": <Kind>, "body": bytes | map}``.
-   ``encode_envelope(envelope)`` and ``decode_envelope(data)`` (also ``encode``/``decode``).
+   ``encode_envelope(envelope)`` and ``decode_envelope(data)`` (also ``encode``/``decode``). With
+   ``compress=True`` a large envelope goes out wrapped: ``{"v": 1, "kind": "deflate", "body": zlib(inner
+   envelope)}``; ``decode_envelope`` unwraps it, with the inflated size under the same cap, and returns the
+   inner envelope.
 2. **Fetch frames** (carried as request/response payloads) — ``{"op": "get", "what": <What>, "id": str |
    bytes}`` and ``{"status": int, "body": bytes | map}``, canonical CBOR.
 3. **Stream framing** — every request and reply on a stream is an unsigned-varint length prefix plus that
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import io
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +36,12 @@ MAX_FRAME_BYTES = 16 * 1024 * 1024
 MAX_ID_LEN = 256
 _MAX_DEPTH = 16
 _MAX_VARINT_LEN = 9  # values < 2**63
+#: Envelopes shorter than this are sent as they are: deflate saves too little on them.
+COMPRESS_MIN_BYTES = 1024
+# zlib level 1: on a batch of 1,024 statements (184-216 KiB) it gives nearly level 6's size (2.7-4x
+# smaller) at under half its CPU (1.3-2.8 ms to compress, 0.4-0.6 ms to inflate, this 2-core machine).
+_DEFLATE_LEVEL = 1
+_DEFLATE = "deflate"  # the wrapper's kind: not a ``Kind``, never handed to callers
 
 Body = bytes | Mapping[str, Any]
 
@@ -166,11 +176,15 @@ def _body(value: object, what: str) -> Body:
 _ENVELOPE_KEYS = frozenset({"v", "kind", "body"})
 
 
-def encode_envelope(envelope: Envelope, *, max_bytes: int = MAX_ENVELOPE_BYTES) -> bytes:
-    """Canonical CBOR of ``envelope``.
+def encode_envelope(
+    envelope: Envelope, *, max_bytes: int = MAX_ENVELOPE_BYTES, compress: bool = False
+) -> bytes:
+    """Canonical CBOR of ``envelope``; with ``compress``, wrapped in a ``deflate`` envelope when that is
+    at least ``COMPRESS_MIN_BYTES`` long and smaller.
 
     Raises:
-        WireError: unknown kind, unsupported body value, or the result exceeds ``max_bytes``.
+        WireError: unknown kind, unsupported body value, or the (uncompressed) envelope exceeds
+            ``max_bytes``.
     """
     if envelope.v != WIRE_VERSION:
         raise WireError(f"unsupported envelope version {envelope.v}")
@@ -180,24 +194,57 @@ def encode_envelope(envelope: Envelope, *, max_bytes: int = MAX_ENVELOPE_BYTES) 
     data = _dumps({"v": envelope.v, "kind": kind.value, "body": _body(envelope.body, "envelope")})
     if len(data) > max_bytes:
         raise WireError(f"envelope of {len(data)} bytes exceeds the {max_bytes}-byte cap")
+    if compress and len(data) >= COMPRESS_MIN_BYTES:
+        wrapped = _dumps({"v": WIRE_VERSION, "kind": _DEFLATE, "body": zlib.compress(data, _DEFLATE_LEVEL)})
+        if len(wrapped) < len(data):
+            return wrapped
     return data
 
 
 def decode_envelope(data: bytes, *, max_bytes: int = MAX_ENVELOPE_BYTES) -> Envelope:
-    """Parse one gossip envelope.
+    """Parse one gossip envelope, unwrapping a ``deflate`` one (inflated, it is capped at ``max_bytes``
+    too, and may not be another ``deflate``).
 
     Raises:
-        WireError: malformed, non-canonical, oversize, unknown version or kind, or wrong keys.
+        WireError: malformed, non-canonical, oversize, unknown version or kind, or wrong keys; a
+            ``deflate`` body that is not one complete zlib stream.
     """
+    value = _envelope_map(data, max_bytes)
+    if value["kind"] == _DEFLATE:
+        value = _envelope_map(_inflate(value["body"], max_bytes), max_bytes)
+        if value["kind"] == _DEFLATE:
+            raise WireError("a deflate envelope inside a deflate envelope")
+    return Envelope(kind=Kind(value["kind"]), body=_body(value["body"], "envelope"), v=value["v"])
+
+
+def _envelope_map(data: bytes, max_bytes: int) -> dict[str, Any]:
     value = _loads_map(data, max_bytes, "envelope")
     _exact_keys(value, _ENVELOPE_KEYS, "envelope")
     version = value["v"]
     if type(version) is not int or version != WIRE_VERSION:
         raise WireError(f"unsupported envelope version {version!r}")
     kind = value["kind"]
-    if not isinstance(kind, str) or kind not in Kind._value2member_map_:
+    if not isinstance(kind, str) or (kind not in Kind._value2member_map_ and kind != _DEFLATE):
         raise WireError(f"unknown envelope kind {kind!r}")
-    return Envelope(kind=Kind(kind), body=_body(value["body"], "envelope"), v=version)
+    return value
+
+
+def _inflate(body: object, max_bytes: int) -> bytes:
+    """The one zlib stream ``body`` is, inflated; never more than ``max_bytes`` of it is produced."""
+    if not isinstance(body, bytes):
+        raise WireError("a deflate envelope's body must be bytes")
+    inflater = zlib.decompressobj()
+    try:
+        data = inflater.decompress(body, max_bytes + 1)
+    except zlib.error as exc:
+        raise WireError(f"deflate body is not a zlib stream: {exc}") from exc
+    if len(data) > max_bytes:
+        raise WireError(f"a deflate envelope inflates past the {max_bytes}-byte cap")
+    if not inflater.eof:
+        raise WireError("deflate body ends inside its zlib stream")
+    if inflater.unused_data:
+        raise WireError("bytes after the zlib stream in a deflate body")
+    return data
 
 
 #: Short names for the envelope codec.

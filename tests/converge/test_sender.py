@@ -4,17 +4,21 @@ service stops are dropped (and later announcements refused)."""
 
 from __future__ import annotations
 
+import zlib
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+import cbor2
 import pytest
 import trio
 import trio.testing
 
+from attest import VerifierPolicy
 from devices.core import Message
 from node._store import LmdbStore
-from node.peering import Peering, PeeringError, Record, TrustPolicy
-from p2p import MemoryNetwork
+from node.peering import TOPIC, Peering, PeeringError, Record, TrustPolicy
+from node.peering._verify import EvidenceChecker, verify_gossip
+from p2p import Kind, MemoryNetwork
 from tests.converge._cluster import PROCESS
 
 if TYPE_CHECKING:
@@ -180,3 +184,26 @@ async def test_a_stopped_service_drops_what_is_queued_and_refuses_more(
                 await _announce(peering, 321)
     assert indexed.slots == list(range(256))
     assert peering.stats.statements_published == 0
+
+
+async def test_a_batch_goes_out_deflated_and_a_peer_verifies_it(
+    tmp_path: Path, wallets: list[RsaWallet]
+) -> None:
+    net = MemoryNetwork()
+    store = LmdbStore(tmp_path / "store", map_size_bytes=64 << 20)
+    trust = TrustPolicy(frozenset({wallets[0].address}), 1)
+    peering = Peering(net.node("sender"), store, wallets[0], trust, batch_size=40, batch_delay_s=60.0)
+    watcher = net.node("watcher")
+    with trio.fail_after(20):
+        async with running(peering, store), watcher, watcher.subscribe(TOPIC) as gossip:
+            await watcher.connect(peering.p2p.listen_addrs[0])
+            for slot in range(40):
+                await _announce(peering, slot)
+            message = await gossip.receive()
+    outer = cbor2.loads(message.data)
+    assert outer["kind"] == "deflate"
+    inner = zlib.decompress(outer["body"])
+    assert len(message.data) * 2 < len(inner)
+    assert cbor2.loads(inner)["kind"] == Kind.ATTESTATION_BATCH
+    item = verify_gossip(message.data, EvidenceChecker(VerifierPolicy()))
+    assert sorted(claim.statement.slot for claim in item.claims) == list(range(40))
