@@ -17,6 +17,7 @@ Errors (``_errors``)::
     P2PError
     ├── ProtocolViolation
     │   └── WireError
+    │       └── EnvelopeTooLarge
     ├── MessageTooLarge
     ├── PeerUnreachable
     │   └── PeerBanned
@@ -40,6 +41,7 @@ from p2p._api import P2PStatistics as P2PStatistics
 from p2p._api import RequestHandler as RequestHandler
 from p2p._api import ValidationResult as ValidationResult
 from p2p._api import Validator as Validator
+from p2p._errors import EnvelopeTooLarge as EnvelopeTooLarge
 from p2p._errors import MessageTooLarge as MessageTooLarge
 from p2p._errors import NodeClosed as NodeClosed
 from p2p._errors import P2PError as P2PError
@@ -89,6 +91,7 @@ __all__ = [
     "FETCH_PROTOCOL",
     "P2P",
     "Envelope",
+    "EnvelopeTooLarge",
     "FetchRequest",
     "FetchResponse",
     "GossipMessage",

@@ -45,6 +45,10 @@ class WireError(ProtocolViolation):
         self.reason = reason
 
 
+class EnvelopeTooLarge(WireError):
+    """An envelope to send exceeds the wire cap (even deflated): send its content in smaller parts."""
+
+
 class MessageTooLarge(P2PError):
     """A payload exceeds a configured size cap (raised before anything is sent)."""
 

@@ -5,8 +5,8 @@ Three layers, each pure bytes in / values out:
 1. **Gossip envelope** — canonical CBOR map ``{"v": 1, "kind": <Kind>, "body": bytes | map}``.
    ``encode_envelope(envelope)`` and ``decode_envelope(data)`` (also ``encode``/``decode``). With
    ``compress=True`` a large envelope goes out wrapped: ``{"v": 1, "kind": "deflate", "body": zlib(inner
-   envelope)}``; ``decode_envelope`` unwraps it, with the inflated size under the same cap, and returns the
-   inner envelope.
+   envelope)}``; ``decode_envelope`` unwraps it (the inflated envelope capped at ``MAX_INFLATED_BYTES``, the
+   wire bytes still at ``MAX_ENVELOPE_BYTES``) and returns the inner envelope.
 2. **Fetch frames** (carried as request/response payloads) — ``{"op": "get", "what": <What>, "id": str |
    bytes}`` and ``{"status": int, "body": bytes | map}``, canonical CBOR.
 3. **Stream framing** — every request and reply on a stream is an unsigned-varint length prefix plus that
@@ -28,7 +28,7 @@ from typing import Any
 
 import cbor2
 
-from p2p._errors import WireError
+from p2p._errors import EnvelopeTooLarge, WireError
 
 WIRE_VERSION = 1
 MAX_ENVELOPE_BYTES = 256 * 1024
@@ -36,6 +36,9 @@ MAX_FRAME_BYTES = 16 * 1024 * 1024
 MAX_ID_LEN = 256
 _MAX_DEPTH = 16
 _MAX_VARINT_LEN = 9  # values < 2**63
+#: What a ``deflate`` envelope may inflate to. The wire cap (``MAX_ENVELOPE_BYTES``) still holds for
+#: the deflated bytes; this one bounds a receiver's memory per message.
+MAX_INFLATED_BYTES = 1024 * 1024
 #: Envelopes shorter than this are sent as they are: deflate saves too little on them.
 COMPRESS_MIN_BYTES = 1024
 # zlib level 1: on a batch of 1,024 statements (184-216 KiB) it gives nearly level 6's size (2.7-4x
@@ -177,14 +180,19 @@ _ENVELOPE_KEYS = frozenset({"v", "kind", "body"})
 
 
 def encode_envelope(
-    envelope: Envelope, *, max_bytes: int = MAX_ENVELOPE_BYTES, compress: bool = False
+    envelope: Envelope,
+    *,
+    max_bytes: int = MAX_ENVELOPE_BYTES,
+    compress: bool = False,
+    max_inflated: int = MAX_INFLATED_BYTES,
 ) -> bytes:
-    """Canonical CBOR of ``envelope``; with ``compress``, wrapped in a ``deflate`` envelope when that is
-    at least ``COMPRESS_MIN_BYTES`` long and smaller.
+    """Canonical CBOR of ``envelope``, at most ``max_bytes`` long. With ``compress``, an envelope of at
+    least ``COMPRESS_MIN_BYTES`` (and at most ``max_inflated``) goes out wrapped in a ``deflate``
+    envelope when that is smaller.
 
     Raises:
-        WireError: unknown kind, unsupported body value, or the (uncompressed) envelope exceeds
-            ``max_bytes``.
+        WireError: unknown kind, unsupported body value, or no form of the envelope within the caps
+            (``EnvelopeTooLarge``).
     """
     if envelope.v != WIRE_VERSION:
         raise WireError(f"unsupported envelope version {envelope.v}")
@@ -192,18 +200,21 @@ def encode_envelope(
     if kind is None:
         raise WireError(f"unknown envelope kind {envelope.kind!r}")
     data = _dumps({"v": envelope.v, "kind": kind.value, "body": _body(envelope.body, "envelope")})
-    if len(data) > max_bytes:
-        raise WireError(f"envelope of {len(data)} bytes exceeds the {max_bytes}-byte cap")
-    if compress and len(data) >= COMPRESS_MIN_BYTES:
+    if compress and COMPRESS_MIN_BYTES <= len(data) <= max_inflated:
         wrapped = _dumps({"v": WIRE_VERSION, "kind": _DEFLATE, "body": zlib.compress(data, _DEFLATE_LEVEL)})
         if len(wrapped) < len(data):
-            return wrapped
+            data = wrapped
+    if len(data) > max_bytes:
+        deflated = " deflated" if compress else ""
+        raise EnvelopeTooLarge(f"envelope of {len(data)}{deflated} bytes exceeds the {max_bytes}-byte cap")
     return data
 
 
-def decode_envelope(data: bytes, *, max_bytes: int = MAX_ENVELOPE_BYTES) -> Envelope:
-    """Parse one gossip envelope, unwrapping a ``deflate`` one (inflated, it is capped at ``max_bytes``
-    too, and may not be another ``deflate``).
+def decode_envelope(
+    data: bytes, *, max_bytes: int = MAX_ENVELOPE_BYTES, max_inflated: int = MAX_INFLATED_BYTES
+) -> Envelope:
+    """Parse one gossip envelope of at most ``max_bytes``, unwrapping a ``deflate`` one (it may inflate
+    to ``max_inflated`` bytes, and not to another ``deflate``).
 
     Raises:
         WireError: malformed, non-canonical, oversize, unknown version or kind, or wrong keys; a
@@ -211,7 +222,7 @@ def decode_envelope(data: bytes, *, max_bytes: int = MAX_ENVELOPE_BYTES) -> Enve
     """
     value = _envelope_map(data, max_bytes)
     if value["kind"] == _DEFLATE:
-        value = _envelope_map(_inflate(value["body"], max_bytes), max_bytes)
+        value = _envelope_map(_inflate(value["body"], max_inflated), max_inflated)
         if value["kind"] == _DEFLATE:
             raise WireError("a deflate envelope inside a deflate envelope")
     return Envelope(kind=Kind(value["kind"]), body=_body(value["body"], "envelope"), v=value["v"])

@@ -30,6 +30,8 @@ from node.peering._results import ResultsService as ResultsService
 from node.peering._results import ResultsSlot as ResultsSlot
 from node.peering._service import BATCH_DELAY_S as BATCH_DELAY_S
 from node.peering._service import GOSSIP_BATCH_BYTES as GOSSIP_BATCH_BYTES
+from node.peering._service import GOSSIP_INFLATED_BYTES as GOSSIP_INFLATED_BYTES
+from node.peering._service import MAX_STATEMENT_BYTES as MAX_STATEMENT_BYTES
 from node.peering._service import TOPIC as TOPIC
 from node.peering._service import Converged as Converged
 from node.peering._service import Peering as Peering
@@ -44,6 +46,8 @@ from node.peering._verify import verify_gossip as verify_gossip
 __all__ = [
     "BATCH_DELAY_S",
     "GOSSIP_BATCH_BYTES",
+    "GOSSIP_INFLATED_BYTES",
+    "MAX_STATEMENT_BYTES",
     "TOPIC",
     "Agreement",
     "AttestationIndex",

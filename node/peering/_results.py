@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Protocol, final
 
 from attest import VerifierPolicy
 from devices.core import message_id
+from node.peering._errors import PeeringError
 from node.peering._report import verify_report
 from node.peering._trust import TrustPolicy
 from node.peering._verify import EvidenceChecker
@@ -15,6 +17,8 @@ if TYPE_CHECKING:
 
     from devices.core import Message
     from node.peering._service import Converged, Peering
+
+log = logging.getLogger(__name__)
 
 
 class ResultsService(Protocol):
@@ -45,9 +49,14 @@ class ResultsSlot:
     async def announce(
         self, process: str, slot: int, result: Message, hashpath: str, device_stack: Sequence[str]
     ) -> str:
-        if self.peering is None:
-            return message_id(result)
-        return await self.peering.announce(process, slot, result, hashpath, device_stack)
+        """Attest a computed result, best effort: a statement the peering service refuses (too large, or
+        the service stopped) is logged and not attested; the result stands."""
+        if self.peering is not None:
+            try:
+                return await self.peering.announce(process, slot, result, hashpath, device_stack)
+            except PeeringError as exc:
+                log.warning("slot %d of %s is not attested: %s", slot, process, exc)
+        return message_id(result)
 
     def verify(self, body: bytes) -> Message:
         """A report on an attestation body (see ``verify_report``), judged by this node's trust policy."""

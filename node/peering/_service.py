@@ -19,8 +19,9 @@ Theory of operation:
    worker thread, stores their results (durably) and then signs one Merkle batch with the node
    wallet, and hands it to the index writer; a publisher task then publishes it (while the next batch
    is signed) in the compact form (every statement's leaf bytes plus the signed header; receivers
-   recompute the root), split so each message stays under ``GOSSIP_BATCH_BYTES`` and
-   ``MAX_BATCH_ITEMS``. ``announce`` waits (back-pressure) only while ``max(batch_size, 64)``
+   recompute the root), deflated, split so each message stays under ``GOSSIP_BATCH_BYTES`` on the
+   wire, ``GOSSIP_INFLATED_BYTES`` inflated and ``MAX_BATCH_ITEMS`` statements. ``announce`` refuses a
+   statement over ``MAX_STATEMENT_BYTES`` and waits (back-pressure) only while ``max(batch_size, 64)``
    statements are queued, and callers that wait are let in first come, first served; it may be
    called before ``run`` (the statements wait for the batcher).
 4. **Convergence**: ``lookup(process, slot)`` converges the stored claims (``_trust``); if they do not
@@ -76,6 +77,7 @@ from node.peering._verify import (
 from p2p import (
     FETCH_PROTOCOL,
     Envelope,
+    EnvelopeTooLarge,
     FetchRequest,
     Kind,
     P2PError,
@@ -99,12 +101,18 @@ log = logging.getLogger(__name__)
 TOPIC = "hyperpeer/attestations/1"
 #: Cap on one compact batch message (well under ``P2PConfig.max_message_bytes`` and libp2p's 1 MiB).
 GOSSIP_BATCH_BYTES = 224 * 1024
+#: Cap on what one batch message inflates to (under ``MAX_INFLATED_BYTES``, what receivers accept): a
+#: batch is split to stay under it, and a part whose deflated form exceeds ``GOSSIP_BATCH_BYTES`` halved.
+GOSSIP_INFLATED_BYTES = 896 * 1024
 #: The batch window's default. Each window costs a signature (~3 ms of RSA-4096) and a gossip message on
 #: every peer, and py-libp2p spends ~1.5 ms of CPU per message at each end whatever its size: in
 #: ``bench.gossip``'s 5-peer mesh at 2,000/s a 20 ms window kept 2 cores busy and had p99 120-190 ms, a
 #: 40 ms window p99 72-74 ms at two thirds of the CPU. Lower it where latency at light load matters more.
 BATCH_DELAY_S = 0.04
 _HEADER_ALLOWANCE = 2048  # an RSA-4096 header (key, signature, root) and the envelope around it
+#: Cap on one statement's leaf (canonical CBOR): ids and hashpaths are 43 characters, so only a freak
+#: device stack comes near it. With the header and any SNP evidence it still fits one message, plain.
+MAX_STATEMENT_BYTES = 64 * 1024
 _NEVER = sys.maxsize  # a queue length ``announce`` never reaches: the batcher is not waiting
 
 
@@ -271,12 +279,16 @@ class Peering:
         cancellation point; it waits (back-pressure) only when the batcher's queue is full.
 
         Raises:
-            PeeringError: the service has stopped (``run`` was cancelled).
+            PeeringError: the service has stopped (``run`` was cancelled), or the statement's leaf exceeds
+                ``MAX_STATEMENT_BYTES``.
         """
         result_id = message_id(result)
         statement = Statement(
             process, slot, result_id, hashpath, tuple(device_stack), self._address, self._evidence_id
         )
+        size = len(statement.to_cbor())  # memoised: the batcher needs it anyway
+        if size > MAX_STATEMENT_BYTES:
+            raise PeeringError(f"a statement of {size} bytes exceeds the {MAX_STATEMENT_BYTES}-byte cap")
         await trio.lowlevel.checkpoint_if_cancelled()
         queue = self._queue
         if len(queue) + self._reserved >= self._capacity or self._stopped:
@@ -331,10 +343,10 @@ class Peering:
             self._reserved += len(self._room.unpark_all())
 
     def _chunks(self, batch: list[Statement]) -> list[list[Statement]]:
-        """Split ``batch`` so each compact gossip message stays under ``GOSSIP_BATCH_BYTES`` and
-        ``MAX_BATCH_ITEMS`` statements (what receivers accept). Makes every statement's leaf
-        (``to_cbor``, memoised: ``sign_compact`` finds them ready)."""
-        budget = GOSSIP_BATCH_BYTES - _HEADER_ALLOWANCE - len(self._evidence or b"")
+        """Split ``batch`` so each compact gossip message inflates to at most ``GOSSIP_INFLATED_BYTES``
+        and holds at most ``MAX_BATCH_ITEMS`` statements (what receivers accept). Makes every
+        statement's leaf (``to_cbor``, memoised: ``sign_compact`` finds them ready)."""
+        budget = GOSSIP_INFLATED_BYTES - _HEADER_ALLOWANCE - len(self._evidence or b"")
         sizes = [len(statement.to_cbor()) + 8 for statement in batch]
         if len(batch) <= MAX_BATCH_ITEMS and sum(sizes) <= budget:
             return [batch]  # the usual case: one message
@@ -355,24 +367,40 @@ class Peering:
         results = [(s.result, pending.pop(s.result, None)) for s in batch]
         encoded = [(encode_message(m), [result_id]) for result_id, m in results if m is not None]
 
-        def store_sign_encode() -> tuple[BatchHeader, bytes]:
+        def store_sign_encode() -> list[tuple[list[Statement], BatchHeader, bytes]]:
             self.store.write_encoded_messages(encoded)
-            header, leaves = sign_compact(batch, self.wallet)
-            # The compact gossip form: every leaf and the signed header; receivers recompute the root.
-            # Deflated: a leaf repeats its keys, process, attester and device stack, so a batch shrinks
-            # 2.7-4x, and py-libp2p's cost per hop grows with the bytes it moves.
-            body: dict[str, Any] = {"header": header.to_dict(), "leaves": leaves}
-            if self._evidence is not None:
-                body["evidence"] = self._evidence
-            return header, encode_envelope(Envelope(Kind.ATTESTATION_BATCH, body), compress=True)
+            return self._signed_messages(batch)
 
-        header, data = await trio.to_thread.run_sync(store_sign_encode)
         # Every own statement names this node's evidence (or none): one hardware flag for all.
         hardware, evidence = self._own_hardware and self._evidence_id is not None, self._evidence or b""
-        claims = tuple(Claim(s, hardware, None, n) for n, s in enumerate(batch))
-        item = VerifiedItem(header.id, header.attester, claims, batch=data, evidence=evidence)
-        self._ingest.offer(item, self.p2p.peer_id)  # indexed by the writer, like a peer's batch
-        await self._outbox_send.send((data, len(batch)))  # the next batch is signed while this one goes out
+        for part, header, data in await trio.to_thread.run_sync(store_sign_encode):
+            claims = tuple(Claim(s, hardware, None, n) for n, s in enumerate(part))
+            item = VerifiedItem(header.id, header.attester, claims, batch=data, evidence=evidence)
+            self._ingest.offer(item, self.p2p.peer_id)  # indexed by the writer, like a peer's batch
+            await self._outbox_send.send(
+                (data, len(part))
+            )  # the next batch is signed while this one goes out
+
+    def _signed_messages(self, batch: list[Statement]) -> list[tuple[list[Statement], BatchHeader, bytes]]:
+        """Sign ``batch`` and encode its compact gossip form: every leaf and the signed header, from
+        which receivers recompute the root. Deflated: a leaf repeats its keys, process, attester and
+        device stack, so a batch shrinks 2.7-4x, and py-libp2p's cost per hop grows with the bytes it
+        moves. A batch whose deflated form still exceeds ``GOSSIP_BATCH_BYTES`` is signed again as two
+        halves. Runs in the worker thread."""
+        header, leaves = sign_compact(batch, self.wallet)
+        body: dict[str, Any] = {"header": header.to_dict(), "leaves": leaves}
+        if self._evidence is not None:
+            body["evidence"] = self._evidence
+        try:
+            data = encode_envelope(
+                Envelope(Kind.ATTESTATION_BATCH, body), max_bytes=GOSSIP_BATCH_BYTES, compress=True
+            )
+        except EnvelopeTooLarge:
+            if len(batch) == 1:
+                raise
+            half = len(batch) // 2
+            return self._signed_messages(batch[:half]) + self._signed_messages(batch[half:])
+        return [(batch, header, data)]
 
     async def _publisher(self) -> None:
         async with self._outbox_recv:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
 import trio
 
-from devices.core import message_id
+from devices.core import b64u_encode, message_id
 from node.peering import GOSSIP_BATCH_BYTES, TrustPolicy, converge
 from tests.converge._cluster import PROCESS, cluster, compute, result_for, serve, trust_all
 
@@ -150,10 +151,11 @@ async def test_big_batches_are_split_under_the_message_cap(tmp_path: Path, walle
         a, b = [await net.start(i, trust) for i in range(2)]
         sizes: list[int] = []
         a.peering.p2p.publish = _recording(a.peering.p2p.publish, sizes)  # type: ignore[method-assign]
-        hashpath = "h" * 20_000  # about 6 statements fit one compact message
+        noise = random.Random(5)  # hashpaths that deflate hardly at all: about 14 statements per message
+        hashpaths = [b64u_encode(noise.randbytes(15_000)) for _ in range(40)]
         for slot in range(40):
             msg, _ = result_for(PROCESS, slot)
-            await a.peering.announce(PROCESS, slot, msg, f"{hashpath}/{slot}", ["test-exec@1.0"])
+            await a.peering.announce(PROCESS, slot, msg, hashpaths[slot], ["test-exec@1.0"])
         with trio.fail_after(10):
             for slot in range(40):
                 await b.peering.wait_for(PROCESS, slot, 1)
@@ -161,7 +163,7 @@ async def test_big_batches_are_split_under_the_message_cap(tmp_path: Path, walle
         assert a.peering.stats.batches_published >= 40 * 20_000 // GOSSIP_BATCH_BYTES
         assert sizes
         assert max(sizes) <= GOSSIP_BATCH_BYTES
-        assert b.peering.records(PROCESS, 39)[0].hashpath == f"{hashpath}/39"
+        assert b.peering.records(PROCESS, 39)[0].hashpath == hashpaths[39]
 
 
 def _recording(publish: Callable[[str, bytes], Awaitable[None]], sizes: list[int]) -> Callable[..., Any]:

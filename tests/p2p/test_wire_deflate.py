@@ -1,6 +1,7 @@
 """Deflated gossip envelopes: ``encode_envelope(..., compress=True)`` wraps a large envelope in
-``{"v": 1, "kind": "deflate", "body": zlib(inner)}``; ``decode_envelope`` unwraps it under the same cap
-and refuses anything but one complete zlib stream of one plain envelope."""
+``{"v": 1, "kind": "deflate", "body": zlib(inner)}``; ``decode_envelope`` unwraps it
+(inflated, up to ``MAX_INFLATED_BYTES``) and refuses anything but one complete zlib stream of one plain
+envelope."""
 
 from __future__ import annotations
 
@@ -13,8 +14,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from p2p import WireError
-from p2p._wire import COMPRESS_MIN_BYTES, MAX_ENVELOPE_BYTES, Envelope, Kind, decode, encode
+from p2p import EnvelopeTooLarge, WireError
+from p2p._wire import (
+    COMPRESS_MIN_BYTES,
+    MAX_ENVELOPE_BYTES,
+    MAX_INFLATED_BYTES,
+    Envelope,
+    Kind,
+    decode,
+    encode,
+)
 
 FUZZ = settings(max_examples=100, derandomize=True, deadline=None)
 
@@ -48,17 +57,33 @@ def test_small_or_incompressible_envelopes_go_out_as_they_are() -> None:
     assert decode(encode(noise, compress=True)) == noise
 
 
-def test_the_inflated_size_is_capped_like_a_plain_envelope() -> None:
-    inner = encode(Envelope(Kind.ATTESTATION, b"\x00" * (MAX_ENVELOPE_BYTES - 64)))
-    assert decode(_wrapper(zlib.compress(inner))).body == b"\x00" * (MAX_ENVELOPE_BYTES - 64)
-    bomb = zlib.compress(b"\x00" * (64 * MAX_ENVELOPE_BYTES), 9)  # 16 MiB from a few KiB
+def test_the_wire_bytes_and_the_inflated_bytes_have_their_own_caps() -> None:
+    big = b"\x00" * (MAX_INFLATED_BYTES - 64)  # four times a plain envelope's cap, deflated to a few KiB
+    wrapped = encode(Envelope(Kind.ATTESTATION, big), compress=True)
+    assert len(wrapped) < MAX_ENVELOPE_BYTES // 32
+    assert decode(wrapped).body == big
+    with pytest.raises(EnvelopeTooLarge, match="exceeds the 262144-byte cap"):
+        encode(Envelope(Kind.ATTESTATION, big))  # not deflated: over the wire cap
+    bomb = zlib.compress(b"\x00" * (16 * MAX_INFLATED_BYTES), 9)  # 16 MiB from a few KiB
     assert len(bomb) < MAX_ENVELOPE_BYTES // 8
-    with pytest.raises(WireError, match="inflates past the 262144-byte cap"):
+    with pytest.raises(WireError, match="inflates past the 1048576-byte cap"):
         decode(_wrapper(bomb))
+    inner = encode(Envelope(Kind.ATTESTATION, b"\x00" * 2000))
+    assert decode(_wrapper(zlib.compress(inner)), max_inflated=2048).body == b"\x00" * 2000
     with pytest.raises(WireError, match="inflates past the 1000-byte cap"):
-        decode(_wrapper(zlib.compress(inner[:2000])), max_bytes=1000)
-    with pytest.raises(WireError, match="exceeds the 262144-byte cap"):
-        encode(Envelope(Kind.ATTESTATION, b"\x00" * MAX_ENVELOPE_BYTES), compress=True)
+        decode(_wrapper(zlib.compress(inner)), max_inflated=1000)
+    wire = _wrapper(zlib.compress(inner))
+    with pytest.raises(WireError, match=f"exceeds the {len(wire) - 1}-byte cap"):
+        decode(wire, max_bytes=len(wire) - 1)  # the wire bytes themselves
+
+
+def test_an_envelope_too_large_even_deflated_is_refused_before_sending() -> None:
+    noise = random.Random(3).randbytes(MAX_ENVELOPE_BYTES)
+    with pytest.raises(EnvelopeTooLarge, match="deflated bytes exceeds the 262144-byte cap"):
+        encode(Envelope(Kind.ATTESTATION, noise), compress=True)
+    with pytest.raises(EnvelopeTooLarge, match="exceeds the 262144-byte cap"):
+        encode(Envelope(Kind.ATTESTATION, b"\x00" * MAX_INFLATED_BYTES), compress=True)  # over 1 MiB inflated
+    assert issubclass(EnvelopeTooLarge, WireError)
 
 
 @pytest.mark.parametrize(
