@@ -13,6 +13,7 @@ from typing import Any
 
 import trio
 
+from bench.gossip_peer import hashpath_for
 from bench.gossip_procs import pct
 from devices.core import Message, RsaWallet, message_id
 from node._store import LmdbStore
@@ -82,7 +83,7 @@ async def attestations(peer_count: int, count: int, wallets: list[RsaWallet]) ->
             start = time.perf_counter()
             for slot, msg in enumerate(messages):
                 sent[slot] = time.perf_counter()
-                await first.announce(PROCESS, slot, msg, f"hp-{slot}", ["test-exec@1.0"])
+                await first.announce(PROCESS, slot, msg, hashpath_for(PROCESS, slot), ["test-exec@1.0"])
             with trio.move_on_after(60):
                 await done.wait()
             span = max(arrived.values(), default=start) - start

@@ -26,7 +26,9 @@ Times are ``time.perf_counter()`` (CLOCK_MONOTONIC on Linux: comparable across p
 
 from __future__ import annotations
 
+import base64
 import cProfile
+import hashlib
 import logging
 import os
 import signal
@@ -45,6 +47,12 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
 LINK_TIMEOUT_S = 30.0
+
+
+def hashpath_for(tag: str, slot: int) -> str:
+    """A hashpath as long as a node's (43 characters: the slot's assignment hash chain, base64url), so
+    statements, and the batches they make, have the size they have in use."""
+    return base64.urlsafe_b64encode(hashlib.sha256(f"{tag}/{slot}".encode()).digest()).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True)
@@ -160,6 +168,7 @@ class PeeringPeer:
         from devices.core import Message, message_id
 
         messages = [Message({"slot": slot, "data": b"x" * size}) for slot in range(count)]
+        hashpaths = [hashpath_for(tag, slot) for slot in range(count)]
         t0 = time.perf_counter()
         for msg in messages:
             message_id(msg)  # memoised on the instance where Message supports it: announce reuses it
@@ -168,7 +177,7 @@ class PeeringPeer:
         async for due in paced(count, rate):
             for slot in due:
                 sends.append(time.perf_counter())
-                await self.peering.announce(tag, slot, messages[slot], f"hp-{slot}", ["test-exec@1.0"])
+                await self.peering.announce(tag, slot, messages[slot], hashpaths[slot], ["test-exec@1.0"])
         return sends, id_us
 
     def probe(self, reps: int = 5) -> tuple[float, int]:

@@ -21,6 +21,7 @@ import time
 from typing import TYPE_CHECKING
 
 from attest import Statement, VerifierPolicy, sign_compact
+from bench.gossip_peer import hashpath_for
 from devices.core import Message, RsaWallet, message_id
 from node._serial import encode_message
 from node._store import LmdbStore
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 _RECEIVER = ("verify_gossip", "records_of", "prepare+commit")
+
+PROCESS = "S" * 43  # a process id's length
 
 
 def _time(fn: Callable[[], object], reps: int, n: int, clock: Callable[[], float]) -> float:
@@ -63,14 +66,15 @@ def main() -> None:
     index = AttestationIndex(LmdbStore(tempfile.mkdtemp(), map_size_bytes=1 << 30))
     messages = [Message({"slot": s, "data": b"x" * 64}) for s in range(n)]
     ids = [message_id(m) for m in messages]
+    hashpaths = [hashpath_for(PROCESS, i) for i in range(n)]
 
     def statements() -> list[Statement]:
         return [
             Statement(
-                process="bench-tag",
+                process=PROCESS,
                 slot=i,
                 result=ids[i],
-                hashpath=f"hp-{i}",
+                hashpath=hashpaths[i],
                 device_stack=("test-exec@1.0",),
                 attester=address,
                 evidence=None,

@@ -31,6 +31,7 @@ import cbor2
 import trio
 import trio.testing
 
+from bench.gossip_peer import hashpath_for
 from bench.gossip_procs import pct
 from devices.core import Message, RsaWallet, message_id
 from node._store import LmdbStore
@@ -96,7 +97,7 @@ async def burst(peering: Peering, seen: Seen, tag: str, msgs: list[Message]) -> 
     seen.expect(len(msgs))
     cpu0, loop0 = time.process_time(), time.thread_time()
     for slot, msg in enumerate(msgs):
-        await peering.announce(tag, slot, msg, f"hp-{slot}", ["test-exec@1.0"])
+        await peering.announce(tag, slot, msg, hashpath_for(tag, slot), ["test-exec@1.0"])
     with trio.fail_after(60):
         await seen.event.wait()
     n = len(msgs)
@@ -123,7 +124,7 @@ async def paced(
     for slot, msg in enumerate(msgs):
         await trio.sleep_until(start + slot / rate)
         sends.append(time.perf_counter())
-        await peering.announce(tag, slot, msg, f"hp-{slot}", ["test-exec@1.0"])
+        await peering.announce(tag, slot, msg, hashpath_for(tag, slot), ["test-exec@1.0"])
     with trio.fail_after(60):
         await seen.event.wait()
     n = len(msgs)
