@@ -6,7 +6,8 @@ Keys:
 
 * ``verify`` (POST) — assumes the request ``body`` is an attestation in one of the forms peers
   exchange: a single ``sign_attestation`` blob, a batched bundle (``encode_batched_attestation``), or a
-  gossip envelope (``attestation`` / ``attestation-batch``, as on ``hyperpeer/attestations/1``).
+  gossip envelope (``attestation`` / ``attestation-batch``, as on ``hyperpeer/attestations/2``, plain
+  or deflated).
   Produces a report: ``valid`` (bool), ``kind``, ``count`` and ``statements/<n>`` with ``process``,
   ``slot``, ``result``, ``hashpath``, ``attester``, ``device-stack``, ``hardware`` (evidence verified as
   AMD hardware; never simulated evidence) and ``trusted`` (the attester is in this node's

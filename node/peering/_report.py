@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import cbor2
+
 from devices.core import Message
 from node.peering._errors import ItemIgnored, ItemRejected
 from node.peering._verify import verify_fetched, verify_gossip
@@ -21,9 +23,20 @@ if TYPE_CHECKING:
 def _claims(body: bytes, checker: EvidenceChecker) -> tuple[str, tuple[Claim, ...]]:
     try:
         decode_envelope(body)
-    except WireError:
-        return "attestation", (verify_fetched(body),)
+    except WireError as exc:
+        if not _envelope_shaped(body):
+            return "attestation", (verify_fetched(body),)
+        raise ItemRejected(f"bad gossip envelope: {exc.reason}") from exc
     return "gossip-envelope", verify_gossip(body, checker).claims
+
+
+def _envelope_shaped(body: bytes) -> bool:
+    """A CBOR map with an envelope's ``v`` and ``kind``: what is wrong with it is said as of an envelope."""
+    try:
+        value = cbor2.loads(body)
+    except (cbor2.CBORError, ValueError, TypeError, OverflowError, RecursionError, LookupError, MemoryError):
+        return False
+    return isinstance(value, dict) and "v" in value and "kind" in value
 
 
 def verify_report(body: bytes, trust: TrustPolicy, checker: EvidenceChecker) -> Message:

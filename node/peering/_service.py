@@ -98,7 +98,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TOPIC = "hyperpeer/attestations/1"
+#: Version 2: batches are deflated. A version-1 peer would take a deflated envelope for a malformed one
+#: and ban its sender; on separate topics the two versions only stop exchanging attestations.
+TOPIC = "hyperpeer/attestations/2"
 #: Cap on one compact batch message (well under ``P2PConfig.max_message_bytes`` and libp2p's 1 MiB).
 GOSSIP_BATCH_BYTES = 224 * 1024
 #: Cap on what one batch message inflates to (under ``MAX_INFLATED_BYTES``, what receivers accept): a

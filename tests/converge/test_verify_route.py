@@ -6,12 +6,14 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import cbor2
 import trio
 
 from attest import encode_batched_attestation, sign_attestation, sign_batch
 from node._config import load_config
 from node._server import Running, run_node
-from tests.converge.test_security import batch_envelope, forged, statement
+from p2p import decode_envelope, encode_envelope
+from tests.converge.test_security import batch_envelope, compact_envelope, forged, statement
 from tests.node._client import request
 
 if TYPE_CHECKING:
@@ -57,6 +59,16 @@ async def test_verify_route(tmp_path: Path, wallets: list[RsaWallet]) -> None:
         assert report["statements"]["1"]["trusted"] is False  # type: ignore[index]
         report = await verify(batch_envelope([statement(wallets[0].address, 5)], wallets[0]))
         assert report["kind"] == "gossip-envelope"
+        compact = compact_envelope([statement(wallets[0].address, n) for n in range(40)], wallets[0])
+        deflated = encode_envelope(decode_envelope(compact), compress=True)  # as peers gossip it
+        assert len(deflated) < len(compact)
+        report = await verify(deflated)
+        assert (report["valid"], report["kind"], report["count"]) == (True, "gossip-envelope", 40)
+        outer = cbor2.loads(deflated)
+        damaged = {**outer, "body": outer["body"][:-8] + bytes(8)}  # the zlib stream's tail and checksum
+        report = await verify(cbor2.dumps(damaged, canonical=True))
+        assert report["valid"] is False
+        assert "zlib stream" in str(report["error"])
         for bad in (forged(wallets[0], wallets[1], 1), b"garbage", bundle[:-3]):
             report = await verify(bad)
             assert report["valid"] is False
