@@ -200,13 +200,13 @@ def encode_envelope(
     if kind is None:
         raise WireError(f"unknown envelope kind {envelope.kind!r}")
     data = _dumps({"v": envelope.v, "kind": kind.value, "body": _body(envelope.body, "envelope")})
+    form = ""
     if compress and COMPRESS_MIN_BYTES <= len(data) <= max_inflated:
         wrapped = _dumps({"v": WIRE_VERSION, "kind": _DEFLATE, "body": zlib.compress(data, _DEFLATE_LEVEL)})
         if len(wrapped) < len(data):
-            data = wrapped
+            data, form = wrapped, " deflated"
     if len(data) > max_bytes:
-        deflated = " deflated" if compress else ""
-        raise EnvelopeTooLarge(f"envelope of {len(data)}{deflated} bytes exceeds the {max_bytes}-byte cap")
+        raise EnvelopeTooLarge(f"envelope of {len(data)}{form} bytes exceeds the {max_bytes}-byte cap")
     return data
 
 

@@ -379,9 +379,8 @@ class Peering:
             claims = tuple(Claim(s, hardware, None, n) for n, s in enumerate(part))
             item = VerifiedItem(header.id, header.attester, claims, batch=data, evidence=evidence)
             self._ingest.offer(item, self.p2p.peer_id)  # indexed by the writer, like a peer's batch
-            await self._outbox_send.send(
-                (data, len(part))
-            )  # the next batch is signed while this one goes out
+            # The next batch is signed while this one goes out.
+            await self._outbox_send.send((data, len(part)))
 
     def _signed_messages(self, batch: list[Statement]) -> list[tuple[list[Statement], BatchHeader, bytes]]:
         """Sign ``batch`` and encode its compact gossip form: every leaf and the signed header, from
