@@ -20,6 +20,9 @@ See ``_service`` for the theory of operation. The process device reaches it as
 
 from __future__ import annotations
 
+from node.peering._batches import GOSSIP_BATCH_BYTES as GOSSIP_BATCH_BYTES
+from node.peering._batches import GOSSIP_INFLATED_BYTES as GOSSIP_INFLATED_BYTES
+from node.peering._batches import MAX_STATEMENT_BYTES as MAX_STATEMENT_BYTES
 from node.peering._errors import ItemIgnored as ItemIgnored
 from node.peering._errors import ItemRejected as ItemRejected
 from node.peering._errors import PeeringError as PeeringError
@@ -29,9 +32,6 @@ from node.peering._report import verify_report as verify_report
 from node.peering._results import ResultsService as ResultsService
 from node.peering._results import ResultsSlot as ResultsSlot
 from node.peering._service import BATCH_DELAY_S as BATCH_DELAY_S
-from node.peering._service import GOSSIP_BATCH_BYTES as GOSSIP_BATCH_BYTES
-from node.peering._service import GOSSIP_INFLATED_BYTES as GOSSIP_INFLATED_BYTES
-from node.peering._service import MAX_STATEMENT_BYTES as MAX_STATEMENT_BYTES
 from node.peering._service import TOPIC as TOPIC
 from node.peering._service import Converged as Converged
 from node.peering._service import Peering as Peering

@@ -57,17 +57,16 @@ from attest import (
     Statement,
     VerifierPolicy,
     encode_evidence,
-    sign_compact,
 )
 from devices.core import Message, b64u_encode, message_id
 from node._serial import encode_message
+from node.peering._batches import MAX_STATEMENT_BYTES, Signed, chunks, signed_messages
 from node.peering._errors import ItemIgnored, ItemRejected, PeeringError
 from node.peering._fetch import MAX_SLOT_ITEMS, decode_result, fetch_body, serve_fetch
 from node.peering._ingest import Ingest, blob_name
 from node.peering._records import AttestationIndex, Record
 from node.peering._trust import TrustPolicy, converge
 from node.peering._verify import (
-    MAX_BATCH_ITEMS,
     Claim,
     EvidenceChecker,
     VerifiedItem,
@@ -76,22 +75,18 @@ from node.peering._verify import (
 )
 from p2p import (
     FETCH_PROTOCOL,
-    Envelope,
-    EnvelopeTooLarge,
     FetchRequest,
-    Kind,
     P2PError,
     ValidationResult,
     What,
     WireError,
-    encode_envelope,
     encode_request,
 )
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
 
-    from attest import BatchHeader, Evidence
+    from attest import Evidence
     from devices.core import RsaWallet
     from node._store import LmdbStore
     from p2p import P2P
@@ -101,20 +96,11 @@ log = logging.getLogger(__name__)
 #: Version 2: batches are deflated. A version-1 peer would take a deflated envelope for a malformed one
 #: and ban its sender; on separate topics the two versions only stop exchanging attestations.
 TOPIC = "hyperpeer/attestations/2"
-#: Cap on one compact batch message (well under ``P2PConfig.max_message_bytes`` and libp2p's 1 MiB).
-GOSSIP_BATCH_BYTES = 224 * 1024
-#: Cap on what one batch message inflates to (under ``MAX_INFLATED_BYTES``, what receivers accept): a
-#: batch is split to stay under it, and a part whose deflated form exceeds ``GOSSIP_BATCH_BYTES`` halved.
-GOSSIP_INFLATED_BYTES = 896 * 1024
 #: The batch window's default. Each window costs a signature (~3 ms of RSA-4096) and a gossip message on
 #: every peer, and py-libp2p spends ~1.5 ms of CPU per message at each end whatever its size: in
 #: ``bench.gossip``'s 5-peer mesh at 2,000/s a 20 ms window kept 2 cores busy and had p99 120-190 ms, a
 #: 40 ms window p99 72-74 ms at two thirds of the CPU. Lower it where latency at light load matters more.
 BATCH_DELAY_S = 0.04
-_HEADER_ALLOWANCE = 2048  # an RSA-4096 header (key, signature, root) and the envelope around it
-#: Cap on one statement's leaf (canonical CBOR): ids and hashpaths are 43 characters, so only a freak
-#: device stack comes near it. With the header and any SNP evidence it still fits one message, plain.
-MAX_STATEMENT_BYTES = 64 * 1024
 _NEVER = sys.maxsize  # a queue length ``announce`` never reaches: the batcher is not waiting
 
 
@@ -335,7 +321,7 @@ class Peering:
                 batch = [queue.popleft() for _ in range(min(len(queue), self.batch_size))]
                 woken = len(self._room.unpark(count=self._capacity - len(queue) - self._reserved))
                 self._reserved += woken
-                for chunk in self._chunks(batch):
+                for chunk in chunks(batch, len(self._evidence or b"")):
                     await self._sign_batch(chunk)
         finally:  # statements still queued are dropped: they were never signed
             self._stopped = True
@@ -344,24 +330,6 @@ class Peering:
             self._pending.clear()
             self._reserved += len(self._room.unpark_all())
 
-    def _chunks(self, batch: list[Statement]) -> list[list[Statement]]:
-        """Split ``batch`` so each compact gossip message inflates to at most ``GOSSIP_INFLATED_BYTES``
-        and holds at most ``MAX_BATCH_ITEMS`` statements (what receivers accept). Makes every
-        statement's leaf (``to_cbor``, memoised: ``sign_compact`` finds them ready)."""
-        budget = GOSSIP_INFLATED_BYTES - _HEADER_ALLOWANCE - len(self._evidence or b"")
-        sizes = [len(statement.to_cbor()) + 8 for statement in batch]
-        if len(batch) <= MAX_BATCH_ITEMS and sum(sizes) <= budget:
-            return [batch]  # the usual case: one message
-        chunks: list[list[Statement]] = [[]]
-        used = 0
-        for statement, size in zip(batch, sizes, strict=True):
-            if chunks[-1] and (used + size > budget or len(chunks[-1]) >= MAX_BATCH_ITEMS):
-                chunks.append([])
-                used = 0
-            chunks[-1].append(statement)
-            used += size
-        return chunks
-
     async def _sign_batch(self, batch: list[Statement]) -> None:
         # Python-heavy encoding here on the loop; the worker thread writes, signs and deflates (C code that
         # releases the GIL, after a C-coded CBOR encode), so it hardly fights the loop for the GIL.
@@ -369,9 +337,9 @@ class Peering:
         results = [(s.result, pending.pop(s.result, None)) for s in batch]
         encoded = [(encode_message(m), [result_id]) for result_id, m in results if m is not None]
 
-        def store_sign_encode() -> list[tuple[list[Statement], BatchHeader, bytes]]:
+        def store_sign_encode() -> list[Signed]:
             self.store.write_encoded_messages(encoded)
-            return self._signed_messages(batch)
+            return signed_messages(batch, self.wallet, self._evidence)
 
         # Every own statement names this node's evidence (or none): one hardware flag for all.
         hardware, evidence = self._own_hardware and self._evidence_id is not None, self._evidence or b""
@@ -381,27 +349,6 @@ class Peering:
             self._ingest.offer(item, self.p2p.peer_id)  # indexed by the writer, like a peer's batch
             # The next batch is signed while this one goes out.
             await self._outbox_send.send((data, len(part)))
-
-    def _signed_messages(self, batch: list[Statement]) -> list[tuple[list[Statement], BatchHeader, bytes]]:
-        """Sign ``batch`` and encode its compact gossip form: every leaf and the signed header, from
-        which receivers recompute the root. Deflated: a leaf repeats its keys, process, attester and
-        device stack, so a batch shrinks 2.7-4x, and py-libp2p's cost per hop grows with the bytes it
-        moves. A batch whose deflated form still exceeds ``GOSSIP_BATCH_BYTES`` is signed again as two
-        halves. Runs in the worker thread."""
-        header, leaves = sign_compact(batch, self.wallet)
-        body: dict[str, Any] = {"header": header.to_dict(), "leaves": leaves}
-        if self._evidence is not None:
-            body["evidence"] = self._evidence
-        try:
-            data = encode_envelope(
-                Envelope(Kind.ATTESTATION_BATCH, body), max_bytes=GOSSIP_BATCH_BYTES, compress=True
-            )
-        except EnvelopeTooLarge:
-            if len(batch) == 1:
-                raise
-            half = len(batch) // 2
-            return self._signed_messages(batch[:half]) + self._signed_messages(batch[half:])
-        return [(batch, header, data)]
 
     async def _publisher(self) -> None:
         async with self._outbox_recv:
