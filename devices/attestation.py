@@ -13,6 +13,12 @@ Keys:
   AMD hardware; never simulated evidence) and ``trusted`` (the attester is in this node's
   ``trust.attesters``); when the body is malformed, forged or does not verify, ``valid: false`` with
   ``error``. No side effects: nothing is stored or forwarded. A missing or oversize body is 400.
+* ``status`` — the peering service's health (``results`` service ``status()``): ``peering`` (``on`` or
+  ``off``), and when on ``peer-id``, connected ``peers``, the ``trust`` policy's ``k``, number of
+  ``attesters`` and ``require-hardware``, counters (``accepted``, ``rejected``, ``duplicates``,
+  ``untrusted``, ``batches-published``, ``statements-published``, ``served-converged``,
+  ``fetched-results``, ``bad-fetches``), ``rejections`` by reason and the gossip layer's counters
+  (``gossip``). No side effects.
 """
 
 from __future__ import annotations
@@ -34,9 +40,14 @@ class AttestDevice:
     id = "attest@1.0"
 
     def info(self) -> DeviceInfo:
-        return DeviceInfo(keys=frozenset({"verify"}), description="verify result attestations")
+        return DeviceInfo(
+            keys=frozenset({"verify", "status"}), description="verify result attestations; peering health"
+        )
 
     async def resolve(self, key: str, base: Message, req: Message, ctx: Context) -> Value:
+        if key == "status":
+            status: Message = ctx.service("results").status()
+            return status
         if key != "verify":
             raise KeyNotFound(f"attest@1.0 has no key {key}")
         body = req.get("body")

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Protocol, final
 
 from attest import VerifierPolicy
-from devices.core import message_id
+from devices.core import Message, message_id
 from node.peering._errors import PeeringError
 from node.peering._report import verify_report
 from node.peering._trust import TrustPolicy
@@ -15,7 +15,6 @@ from node.peering._verify import EvidenceChecker
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from devices.core import Message
     from node.peering._service import Converged, Peering
 
 log = logging.getLogger(__name__)
@@ -29,6 +28,8 @@ class ResultsService(Protocol):
     ) -> str: ...
 
     def verify(self, body: bytes) -> Message: ...
+
+    def status(self) -> Message: ...
 
 
 @final
@@ -57,6 +58,10 @@ class ResultsSlot:
             except PeeringError as exc:
                 log.warning("slot %d of %s is not attested: %s", slot, process, exc)
         return message_id(result)
+
+    def status(self) -> Message:
+        """The peering service's health (``peering: on``), or ``peering: off`` on a node without p2p."""
+        return Message({"peering": b"off"}) if self.peering is None else self.peering.status()
 
     def verify(self, body: bytes) -> Message:
         """A report on an attestation body (see ``verify_report``), judged by this node's trust policy."""

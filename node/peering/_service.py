@@ -65,6 +65,7 @@ from node.peering._errors import ItemIgnored, ItemRejected, PeeringError
 from node.peering._fetch import MAX_SLOT_ITEMS, decode_result, fetch_body, serve_fetch
 from node.peering._ingest import Ingest, blob_name
 from node.peering._records import AttestationIndex, Record
+from node.peering._status import status_message
 from node.peering._trust import TrustPolicy, converge
 from node.peering._verify import (
     Claim,
@@ -360,6 +361,10 @@ class Peering:
                     continue
                 self.stats.batches_published += 1
                 self.stats.statements_published += count
+
+    def status(self) -> Message:
+        """This service's health as a message (see ``_status``)."""
+        return status_message(self.stats, self.p2p.statistics(), self.p2p.peers(), self.trust)
 
     # -- convergence -------------------------------------------------------------------------
 

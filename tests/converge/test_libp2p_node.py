@@ -55,6 +55,7 @@ async def three_nodes(tmp_path: Path, wallets: list[RsaWallet]) -> None:
                 ROOT / "configs" / "test.toml",
                 {
                     "data_dir": str(data_dir),
+                    "devices": "message@1.0,meta@1.0,attest@1.0",
                     "p2p.listen": "/ip4/127.0.0.1/tcp/0",
                     "p2p.bootstrap": bootstrap,
                     "trust.attesters": trusted,
@@ -85,6 +86,14 @@ async def three_nodes(tmp_path: Path, wallets: list[RsaWallet]) -> None:
         assert converged.message == msg
         assert converged.attested_by == tuple(sorted(w.address for w in wallets[:2]))
         assert c.peering.stats.fetched_results == 1
+        reply = await request(c.port, "GET", "/~attest@1.0/status", headers=[("accept", "application/json")])
+        status = reply.json()  # what an operator sees over HTTP
+        assert status["peering"] == "on"
+        assert status["peer-id"] == c.peer_id
+        assert sorted(status["peers"]) == sorted([a.peer_id, b.peer_id])
+        assert (status["served-converged"], status["fetched-results"], status["rejected"]) == (1, 1, 0)
+        assert status["gossip"]["connected-peers"] == 2
+        assert status["trust"]["k"] == 2
         for r in running:  # hang up first: GossipSub would auto-dial a peer that is shutting down
             for peer in peering_of(r).p2p.peers():
                 await peering_of(r).p2p.disconnect(peer)

@@ -75,4 +75,7 @@ async def test_verify_route(tmp_path: Path, wallets: list[RsaWallet]) -> None:
             assert report["error"]
         empty = await request(running.port, "POST", "/~attest@1.0/verify", headers=JSON)
         assert empty.status == 400
+        status = await request(running.port, "GET", "/~attest@1.0/status", headers=JSON[:1])
+        assert status.status == 200, status.body
+        assert status.json()["peering"] == "off"  # this node runs no p2p
         nursery.cancel_scope.cancel()
