@@ -17,8 +17,8 @@ Keys:
   ``off``), and when on ``peer-id``, connected ``peers``, the ``trust`` policy's ``k``, number of
   ``attesters`` and ``require-hardware``, counters (``accepted``, ``rejected``, ``duplicates``,
   ``untrusted``, ``batches-published``, ``statements-published``, ``served-converged``,
-  ``fetched-results``, ``bad-fetches``), ``rejections`` by reason and the gossip layer's counters
-  (``gossip``). No side effects.
+  ``fetched-results``, ``fetched-messages``, ``bad-fetches``), ``rejections`` by reason and the
+  gossip layer's counters (``gossip``). No side effects.
 """
 
 from __future__ import annotations

@@ -215,23 +215,25 @@ class Resolver:
         return msg
 
     async def fetch(self, ident: str) -> Message:
-        """``load``, falling back to the ``"remote-loader"`` service (configured gateways), which
-        verifies what it fetches and caches it in the store.
+        """``load``, falling back to the ``"remote-loader"`` service (configured gateways), then to the
+        ``"peer-loader"`` service (connected peers). Both verify what they fetch and cache it in the
+        store.
 
         Raises:
-            NotFound: no valid message with this id, locally or on a gateway.
+            NotFound: no valid message with this id, locally, on a gateway or on a peer.
         """
         try:
             return self.load(ident)
         except NotFound:
-            remote = self.services.get("remote-loader")
             canonical = canonical_id(ident)
-            if remote is None or canonical is None:
+            if canonical is None:
                 raise
-            found: Message | None = await remote.load(canonical)
-            if found is None:
-                raise
-            return found
+            for name in ("remote-loader", "peer-loader"):
+                loader = self.services.get(name)
+                found: Message | None = await loader.load(canonical) if loader is not None else None
+                if found is not None:
+                    return found
+            raise
 
     async def _step(self, base: Message, req: Message) -> Value:
         token = _depth.set(_depth.get() + 1)

@@ -182,7 +182,10 @@ async def run_node(
     """
     results = ResultsSlot(TrustPolicy.from_config(config.trust))
     node = Node.open(
-        config, extra_devices=extra_devices, services={"results": results, **(services or {})}, wallet=wallet
+        config,
+        extra_devices=extra_devices,
+        services={"results": results, "peer-loader": results, **(services or {})},
+        wallet=wallet,
     )
     try:
         from node._live import Subscriptions

@@ -4,7 +4,8 @@ Requests: ``result``/``message`` with a message id → ``200`` and the message (
 node's canonical CBOR form) or ``404``; ``attestation`` with id ``<process>/<slot>`` → ``200`` and
 ``{"items": [verifiable attestation blobs], "evidence": [the SNP evidence each names, or b""]}``
 or ``404``. Nothing a peer serves is trusted: results are checked against the attested id
-(``decode_result``); attestation items (and their evidence) are verified one by one.
+(``decode_result``); a message asked for by id must be known by that id and every commitment on it
+must verify (``verified_message``); attestation items (and their evidence) are verified one by one.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from devices.core import CoreError, message_id
+from node._codec_io import message_ids, verify_request
 from node._errors import StoreError
 from node._serial import decode_message, encode_message
 from node.peering._errors import PeeringError
@@ -87,3 +89,20 @@ def decode_result(body: object, result_id: str) -> Message | None:
     except (StoreError, CoreError, RecursionError) as exc:
         log.info("undecodable result served for %s: %s", result_id, exc)
         return None
+
+
+def verified_message(body: object, ident: str) -> Message | None:
+    """The served message when it decodes, ``ident`` is one of its ids (unsigned, signed or a
+    commitment's) and every commitment on it verifies; None otherwise."""
+    if not isinstance(body, bytes):
+        return None
+    try:
+        message = decode_message(body)
+        if ident not in message_ids(message):
+            log.info("a peer served another message for %s", ident)
+            return None
+        verify_request(message)
+    except (StoreError, CoreError, RecursionError) as exc:
+        log.info("a peer served %s unverifiable: %s", ident, exc)
+        return None
+    return message

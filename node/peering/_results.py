@@ -59,6 +59,11 @@ class ResultsSlot:
                 log.warning("slot %d of %s is not attested: %s", slot, process, exc)
         return message_id(result)
 
+    async def load(self, ident: str) -> Message | None:
+        """The ``"peer-loader"`` service: a message this node lacks, from its peers (verified, stored),
+        or None (also on a node without p2p)."""
+        return None if self.peering is None else await self.peering.load_message(ident)
+
     def status(self) -> Message:
         """The peering service's health (``peering: on``), or ``peering: off`` on a node without p2p."""
         return Message({"peering": b"off"}) if self.peering is None else self.peering.status()

@@ -59,10 +59,11 @@ from attest import (
     encode_evidence,
 )
 from devices.core import Message, b64u_encode, message_id
+from node._codec_io import message_ids
 from node._serial import encode_message
 from node.peering._batches import MAX_STATEMENT_BYTES, Signed, chunks, signed_messages
 from node.peering._errors import ItemIgnored, ItemRejected, PeeringError
-from node.peering._fetch import MAX_SLOT_ITEMS, decode_result, fetch_body, serve_fetch
+from node.peering._fetch import MAX_SLOT_ITEMS, decode_result, fetch_body, serve_fetch, verified_message
 from node.peering._ingest import Ingest, blob_name
 from node.peering._records import AttestationIndex, Record
 from node.peering._status import status_message
@@ -103,6 +104,7 @@ TOPIC = "hyperpeer/attestations/2"
 #: 40 ms window p99 72-74 ms at two thirds of the CPU. Lower it where latency at light load matters more.
 BATCH_DELAY_S = 0.04
 _NEVER = sys.maxsize  # a queue length ``announce`` never reaches: the batcher is not waiting
+MAX_LOAD_PEERS = 8  # peers asked, one after another, for a message this node lacks
 
 
 @final
@@ -126,6 +128,7 @@ class PeeringStatistics:
     statements_published: int = 0
     served_converged: int = 0
     fetched_results: int = 0
+    fetched_messages: int = 0
     bad_fetches: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -454,6 +457,24 @@ class Peering:
                 continue
             await trio.to_thread.run_sync(self.store.write_message, message, [result_id])
             self.stats.fetched_results += 1
+            return message
+        return None
+
+    async def load_message(self, ident: str) -> Message | None:
+        """A message this node lacks, from the first connected peer (of at most ``MAX_LOAD_PEERS``)
+        that serves it verified (``verified_message``: known by ``ident``, every commitment valid);
+        stored, durably, under all its ids before it is returned. None when no peer has it."""
+        if not self._running:
+            return None
+        request = encode_request(FetchRequest(What.MESSAGE, ident))
+        for peer in self.p2p.peers()[:MAX_LOAD_PEERS]:
+            body = await fetch_body(self.p2p, peer, request, self.fetch_timeout_s)
+            message = verified_message(body, ident)
+            if message is None:
+                self.stats.bad_fetches += body is not None
+                continue
+            await trio.to_thread.run_sync(self.store.write_message, message, message_ids(message))
+            self.stats.fetched_messages += 1
             return message
         return None
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from devices.core import Message, commit, message_id
+from node._codec_io import message_ids
 from node._config import NodeConfig, load_config
 from node._server import Running, run_node
 from tests.converge._cluster import PROCESS, result_for
@@ -94,6 +96,13 @@ async def three_nodes(tmp_path: Path, wallets: list[RsaWallet]) -> None:
         assert (status["served-converged"], status["fetched-results"], status["rejected"]) == (1, 1, 0)
         assert status["gossip"]["connected-peers"] == 2
         assert status["trust"]["k"] == 2
+        note = commit(Message({"type": "Message", "note": "stored on a only"}), wallets[3])
+        a.node.store.write_message(note, message_ids(note))
+        signed_id = message_id(note, "all")
+        reply = await request(c.port, "GET", f"/{signed_id}", headers=[("accept", "application/json")])
+        assert reply.status == 200, reply.body  # c had no copy: it loaded it from a peer, verified
+        assert reply.json()["note"] == "stored on a only"
+        assert c.node.store.read_message(signed_id) is not None
         for r in running:  # hang up first: GossipSub would auto-dial a peer that is shutting down
             for peer in peering_of(r).p2p.peers():
                 await peering_of(r).p2p.disconnect(peer)
