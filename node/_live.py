@@ -10,6 +10,12 @@
    and publishes them on the hub; the computer folds newly assigned slots of processes that have
    result subscribers (or every process, with ``eager``) through ``compute``, so subscribers get
    results without anyone polling.
+4. ``on_attestations`` is the peering layer's listener. Besides one ``attestation`` event per claim,
+   it queues the slots of processes with result subscribers that ``agreed(process, slot)`` says
+   trusted peers now agree on (set by the node once peering runs: agreement reached and the slot not
+   computed here); the computer serves each of them through ``compute``, which answers from the
+   attestations and publishes the ``result`` with ``attested-by``. So a subscriber on a peer that
+   neither schedules nor computes a process still gets its results.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from typing import TYPE_CHECKING, Any, final
 
 import trio
 
-from devices.core import Message
+from devices._errors import DeviceError
+from devices.core import CoreError, Message
 from node._evmsg import KIND_NAMES, EventKind
 
 if TYPE_CHECKING:
@@ -34,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _Queued = tuple[EventKind, str, int | None, Message, str | None]
+MAX_ATTESTED_QUEUE = 1024  # agreed slots queued per process; beyond it they are not pushed (log below)
 
 
 @final
@@ -53,8 +61,11 @@ class LiveEvents:
         self._eager = eager
         self._send, self._recv = trio.open_memory_channel[_Queued](queue_events)
         self._dirty: dict[str, int] = {}
+        self._attested: dict[str, set[int]] = {}
         self._wake = trio.Event()
         self.dropped = 0
+        #: ``(process, slot) -> bool``: trusted peers agree on a result this node did not compute.
+        self.agreed: Callable[[str, int], bool] | None = None
 
     def offer(self, kind: EventKind, process: str, slot: int | None, body: Message,
               attester: str | None = None) -> None:
@@ -84,12 +95,23 @@ class LiveEvents:
         self.offer(kind, process, message.get_int("slot"), body, message.get_text("attester"))
 
     def on_attestations(self, records: Iterable[Any]) -> None:
-        """The peering layer's listener: one ``attestation`` event per verified claim."""
+        """The peering layer's listener: one ``attestation`` event per verified claim, and the slots
+        subscribers want that trusted peers now agree on queued for the computer."""
+        agreed = self.agreed
         for r in records:
             body = Message({"process": r.process, "slot": r.slot, "attester": r.attester,
                             "result": r.result, "hashpath": r.hashpath, "hardware": r.hardware,
                             "origin": r.origin})
             self.offer("attestation", r.process, r.slot, body, r.attester)
+            if (agreed is not None and self._compute is not None
+                    and self._hub.has_subscribers("result", r.process) and agreed(r.process, r.slot)):
+                slots = self._attested.setdefault(r.process, set())
+                if len(slots) >= MAX_ATTESTED_QUEUE:
+                    log.warning("not pushing agreed slot %d of %s: %d slots already queued",
+                                r.slot, r.process, len(slots))
+                    continue
+                slots.add(r.slot)
+                self._wake.set()
 
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Pump and compute until cancelled."""
@@ -112,14 +134,23 @@ class LiveEvents:
         while True:
             await self._wake.wait()
             self._wake = trio.Event()
-            while self._dirty:
-                process, slot = self._dirty.popitem()
-                if not (self._eager or self._hub.has_subscribers("result", process)):
+            while self._dirty or self._attested:
+                if self._dirty:
+                    process, slot = self._dirty.popitem()
+                    if self._eager or self._hub.has_subscribers("result", process):
+                        await self._compute_one(compute, process, slot)
                     continue
-                try:
-                    await compute(process, slot)
-                except Exception:  # one process: log it and keep computing the others
-                    log.warning("eager compute of %s up to slot %d failed", process, slot, exc_info=True)
+                process, slots = self._attested.popitem()
+                for slot in sorted(slots):  # each slot on its own: subscribers get every one, in order
+                    if self._hub.has_subscribers("result", process):
+                        await self._compute_one(compute, process, slot)
+
+    @staticmethod
+    async def _compute_one(compute: Callable[[str, int], Awaitable[None]], process: str, slot: int) -> None:
+        try:
+            await compute(process, slot)
+        except Exception:  # one process: log it and keep computing the others
+            log.warning("eager compute of %s up to slot %d failed", process, slot, exc_info=True)
 
 
 _Page = tuple[list[tuple[int, Message]], bool]
@@ -157,7 +188,6 @@ class Subscriptions:
         from devices.core import Message as Msg
         from node._events import EventHub
         from node._hyperpath import parse
-        from node._suberrors import UnknownProcess
         from node._ws import WsConfig, handle_websocket
         from node._ws_sources import EventSigner, paged_history, scheduler_pages
 
@@ -177,18 +207,18 @@ class Subscriptions:
             scheduler.add_listener(live.on_assignments)
             pages["assignment"] = scheduler_pages(scheduler)
         if cache is not None:
-            results = _result_pages(cache)
-
-            def result_page(process: str, from_slot: int) -> tuple[list[tuple[int, Message]], bool]:
-                if scheduler is not None and not scheduler.knows(process):
-                    raise UnknownProcess(process)
-                return results(process, from_slot)
-
-            pages["result"] = result_page
+            pages["result"] = _result_pages(cache)  # ``known`` already admitted the process
         history = paged_history(pages, signer)
 
         async def known(process: str) -> bool:
-            return scheduler is None or bool(scheduler.knows(process))
+            """Scheduled here, or a message this node has or can load (gateways, then peers)."""
+            if scheduler is None or scheduler.knows(process):
+                return True
+            try:
+                await node.resolver.fetch(process)
+            except (DeviceError, CoreError):
+                return False
+            return True
 
         config = WsConfig()
 

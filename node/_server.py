@@ -213,6 +213,7 @@ async def run_node(
             results.bind(peering)
             if peering is not None:  # gossiped attestations reach websocket subscribers
                 peering.add_listener(subs.live.on_attestations)
+                subs.live.agreed = _agreed_elsewhere(peering, node.services.get("process-cache"))
 
             async def serve_then_stop(task_status: TaskStatus[list[str]]) -> None:
                 await serve(app, hc, shutdown_trigger=stop_trigger, task_status=task_status)
@@ -226,6 +227,18 @@ async def run_node(
     finally:
         results.bind(None)
         node.close()
+
+
+def _agreed_elsewhere(peering: Peering, cache: Any) -> Callable[[str, int], bool]:
+    """For ``LiveEvents.agreed``: trusted peers agree on (process, slot), and it was not computed here
+    (its result is not in the process cache), so serving it means answering from attestations."""
+
+    def agreed(process: str, slot: int) -> bool:
+        if cache is not None and cache.results(process, slot) is not None:
+            return False
+        return peering.agreed(process, slot)
+
+    return agreed
 
 
 async def _start_peering(

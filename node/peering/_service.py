@@ -387,6 +387,10 @@ class Peering:
         while len({r.attester for r in self.records(process, slot) if self.trust.trusts(r.attester)}) < count:
             await self._ingest.wait_changed()
 
+    def agreed(self, process: str, slot: int) -> bool:
+        """Whether the stored claims for (process, slot) already reach the trust policy's ``k``."""
+        return converge(self.records(process, slot), self.trust) is not None
+
     async def lookup(self, process: str, slot: int) -> Converged | None:
         """A result ``k`` trusted attesters agree on, content-checked; ``None`` when there is none."""
         if len(self.trust.attesters) < self.trust.k:
