@@ -466,21 +466,25 @@ class Peering:
 
     async def load_message(self, ident: str) -> Message | None:
         """A message this node lacks, from the first connected peer (of at most ``MAX_LOAD_PEERS``)
-        that serves it verified (``verified_message``: known by ``ident``, every commitment valid);
-        stored, durably, under all its ids before it is returned. None when no peer has it."""
+        that serves it verified (``verified_message``: known by ``ident``, every commitment valid)
+        within ``fetch_timeout_s`` in all; stored, durably, under all its ids before it is returned.
+        None when no peer has it."""
         if not self._running:
             return None
         request = encode_request(FetchRequest(What.MESSAGE, ident))
-        for peer in self.p2p.peers()[:MAX_LOAD_PEERS]:
-            body = await fetch_body(self.p2p, peer, request, self.fetch_timeout_s)
-            message = verified_message(body, ident)
-            if message is None:
+        message: Message | None = None
+        with trio.move_on_after(self.fetch_timeout_s):  # all peers together: a hanging one costs no more
+            for peer in self.p2p.peers()[:MAX_LOAD_PEERS]:
+                body = await fetch_body(self.p2p, peer, request, self.fetch_timeout_s)
+                message = verified_message(body, ident)
+                if message is not None:
+                    break
                 self.stats.bad_fetches += body is not None
-                continue
-            await trio.to_thread.run_sync(self.store.write_message, message, message_ids(message))
-            self.stats.fetched_messages += 1
-            return message
-        return None
+        if message is None:
+            return None
+        await trio.to_thread.run_sync(self.store.write_message, message, message_ids(message))
+        self.stats.fetched_messages += 1
+        return message
 
     async def _serve_fetch(self, peer: str, payload: bytes) -> bytes:
         return serve_fetch(self.store, self.index, payload)

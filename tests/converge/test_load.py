@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import trio
+
 from devices.core import Message, commit, message_id
 from node._codec_io import message_ids
 from node.peering import ResultsSlot
+from p2p import FETCH_PROTOCOL
 from tests.converge._cluster import cluster, trust_all
 
 if TYPE_CHECKING:
@@ -64,3 +67,23 @@ async def test_a_tampered_or_substituted_message_is_refused(tmp_path: Path, wall
         honest = await net.start(2, trust)
         honest.store.write_message(msg, message_ids(msg))
         assert await c.peering.load_message(signed_id) == msg.public()  # the next peer has it right
+
+
+async def test_a_hanging_peer_costs_one_fetch_timeout_in_all(
+    tmp_path: Path, wallets: list[RsaWallet]
+) -> None:
+    trust = trust_all(wallets[:2], k=1)
+    _, signed_id = _signed(wallets[3])
+
+    async def hang(peer: str, payload: bytes) -> bytes:
+        await trio.Event().wait()  # a peer that never answers
+        raise AssertionError("unreachable")
+
+    async with cluster(tmp_path, wallets) as net:
+        stuck = await net.start(0, trust)
+        c = await net.start(1, trust, fetch_timeout_s=0.2)
+        stuck.peering.p2p.set_request_handler(FETCH_PROTOCOL, hang)
+        start = trio.current_time()
+        with trio.fail_after(5):
+            assert await c.peering.load_message(signed_id) is None
+        assert trio.current_time() - start < 1.0
