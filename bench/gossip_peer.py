@@ -26,7 +26,6 @@ Times are ``time.perf_counter()`` (CLOCK_MONOTONIC on Linux: comparable across p
 
 from __future__ import annotations
 
-import base64
 import cProfile
 import hashlib
 import logging
@@ -52,7 +51,9 @@ LINK_TIMEOUT_S = 30.0
 def hashpath_for(tag: str, slot: int) -> str:
     """A hashpath as long as a node's (43 characters: the slot's assignment hash chain, base64url), so
     statements, and the batches they make, have the size they have in use."""
-    return base64.urlsafe_b64encode(hashlib.sha256(f"{tag}/{slot}".encode()).digest()).rstrip(b"=").decode()
+    from devices.core import b64u_encode  # here: the module stays light for the spawn of a raw peer
+
+    return b64u_encode(hashlib.sha256(f"{tag}/{slot}".encode()).digest())
 
 
 @dataclass(frozen=True)

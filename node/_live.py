@@ -103,15 +103,17 @@ class LiveEvents:
                             "result": r.result, "hashpath": r.hashpath, "hardware": r.hardware,
                             "origin": r.origin})
             self.offer("attestation", r.process, r.slot, body, r.attester)
-            if (agreed is not None and self._compute is not None
-                    and self._hub.has_subscribers("result", r.process) and agreed(r.process, r.slot)):
-                slots = self._attested.setdefault(r.process, set())
-                if len(slots) >= MAX_ATTESTED_QUEUE:
-                    log.warning("not pushing agreed slot %d of %s: %d slots already queued",
-                                r.slot, r.process, len(slots))
-                    continue
-                slots.add(r.slot)
-                self._wake.set()
+            if agreed is None or self._compute is None or not self._hub.has_subscribers("result", r.process):
+                continue
+            queued = self._attested.get(r.process, ())
+            if r.slot in queued or not agreed(r.process, r.slot):  # queued already: no second index read
+                continue
+            if len(queued) >= MAX_ATTESTED_QUEUE:
+                log.warning("not pushing agreed slot %d of %s: %d slots already queued",
+                            r.slot, r.process, len(queued))
+                continue
+            self._attested.setdefault(r.process, set()).add(r.slot)
+            self._wake.set()
 
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Pump and compute until cancelled."""

@@ -453,16 +453,12 @@ class Peering:
         connected = self.p2p.peers()
         candidates = [p for p in origins if p in connected] + [p for p in connected if p not in origins]
         request = encode_request(FetchRequest(What.RESULT, result_id))
-        for peer in candidates:
-            body = await fetch_body(self.p2p, peer, request, self.fetch_timeout_s)
-            message = decode_result(body, result_id)
-            if message is None:
-                self.stats.bad_fetches += body is not None
-                continue
-            await trio.to_thread.run_sync(self.store.write_message, message, [result_id])
-            self.stats.fetched_results += 1
-            return message
-        return None
+        message = await self._first_served(candidates, request, lambda body: decode_result(body, result_id))
+        if message is None:
+            return None
+        await trio.to_thread.run_sync(self.store.write_message, message, [result_id])
+        self.stats.fetched_results += 1
+        return message
 
     async def load_message(self, ident: str) -> Message | None:
         """A message this node lacks, from the first connected peer (of at most ``MAX_LOAD_PEERS``)
@@ -474,17 +470,26 @@ class Peering:
         request = encode_request(FetchRequest(What.MESSAGE, ident))
         message: Message | None = None
         with trio.move_on_after(self.fetch_timeout_s):  # all peers together: a hanging one costs no more
-            for peer in self.p2p.peers()[:MAX_LOAD_PEERS]:
-                body = await fetch_body(self.p2p, peer, request, self.fetch_timeout_s)
-                message = verified_message(body, ident)
-                if message is not None:
-                    break
-                self.stats.bad_fetches += body is not None
+            peers = self.p2p.peers()[:MAX_LOAD_PEERS]
+            message = await self._first_served(peers, request, lambda body: verified_message(body, ident))
         if message is None:
             return None
         await trio.to_thread.run_sync(self.store.write_message, message, message_ids(message))
         self.stats.fetched_messages += 1
         return message
+
+    async def _first_served(
+        self, peers: Sequence[str], request: bytes, check: Callable[[object], Message | None]
+    ) -> Message | None:
+        """The first message one of ``peers`` serves for ``request`` that passes ``check``, asking them
+        in turn; a served body that fails it counts as a bad fetch."""
+        for peer in peers:
+            body = await fetch_body(self.p2p, peer, request, self.fetch_timeout_s)
+            message = check(body)
+            if message is not None:
+                return message
+            self.stats.bad_fetches += body is not None
+        return None
 
     async def _serve_fetch(self, peer: str, payload: bytes) -> bytes:
         return serve_fetch(self.store, self.index, payload)
